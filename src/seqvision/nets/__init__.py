@@ -1,0 +1,1 @@
+"""Plain nn.Modules. Nothing here imports Lightning, so every net is usable on its own."""
