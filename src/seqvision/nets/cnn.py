@@ -30,10 +30,10 @@ def make_norm(kind: str, channels: int) -> nn.Module:
     raise ValueError(f"unknown norm {kind!r}; valid: {', '.join(NORMS)}")
 
 
-def conv_block(c_in: int, c_out: int, norm: str, pool: bool) -> nn.Sequential:
-    """Two 3x3 convs then an optional 2x2 max-pool: the unit that ``num_layers`` counts."""
+def conv_block(c_in: int, c_out: int, norm: str, pool: bool, convs: int = 1) -> nn.Sequential:
+    """``convs`` 3x3 convs then an optional 2x2 max-pool: the unit that ``num_layers`` counts."""
     layers: list[nn.Module] = []
-    for c in (c_in, c_out):
+    for c in (c_in, *[c_out] * (convs - 1)):
         layers += [nn.Conv2d(c, c_out, 3, padding=1, bias=norm == "none"), make_norm(norm, c_out), nn.ReLU(inplace=True)]
     if pool:
         layers.append(nn.MaxPool2d(2))
@@ -48,13 +48,16 @@ class ConvStem(nn.Module):
     """
 
     def __init__(self, in_channels: int, image_size: Sequence[int], num_layers: int = 3,
-                 width: int = 32, width_mult: float = 2.0, norm: str = "batch", min_size: int = 4):
+                 width: int = 32, width_mult: float = 2.0, norm: str = "batch", min_size: int = 4,
+                 convs_per_block: int = 1):
         super().__init__()
+        if num_layers < 1:
+            raise ValueError(f"num_layers={num_layers} must be >= 1 (e.g. num_layers=3)")
         blocks, c, h, w = [], in_channels, int(image_size[0]), int(image_size[1])
         for i in range(num_layers):
             c_out = int(round(width * width_mult**i))
             pool = min(h, w) >= 2 * min_size
-            blocks.append(conv_block(c, c_out, norm, pool))
+            blocks.append(conv_block(c, c_out, norm, pool, convs_per_block))
             c = c_out
             if pool:
                 h, w = h // 2, w // 2
@@ -69,10 +72,13 @@ class CNN(nn.Module):
     """Conv blocks, global average pooling, dropout, linear classifier."""
 
     def __init__(self, input_shape: Sequence[int], num_classes: int, num_layers: int = 3,
-                 width: int = 32, width_mult: float = 2.0, norm: str = "batch", dropout: float = 0.1):
+                 width: int = 32, width_mult: float = 2.0, norm: str = "batch", dropout: float = 0.1,
+                 convs_per_block: int = 1):
         super().__init__()
+        if norm not in NORMS:
+            raise ValueError(f"norm={norm!r} is unknown; valid: {', '.join(NORMS)}")
         c, h, w = input_shape[-3:]
-        self.stem = ConvStem(c, (h, w), num_layers, width, width_mult, norm)
+        self.stem = ConvStem(c, (h, w), num_layers, width, width_mult, norm, convs_per_block=convs_per_block)
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout),
                                   nn.Linear(self.stem.out_channels, num_classes))
 

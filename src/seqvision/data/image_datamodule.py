@@ -1,0 +1,143 @@
+"""The base of every image data module: uint8 tensors in memory, batched on-device transforms.
+
+Subclasses only say how to read a split (``load_split``) and, if they can, how to fetch the
+files (``download``). Everything else (the seeded validation split, DDP sharding, moving the
+whole set onto the accelerator, augmentation and normalization on the batch's device) is
+shared, so that every dataset trains at the same speed and with the same semantics.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+
+from seqvision.data.batches import TensorBatchLoader
+from seqvision.errors import ConfigError
+
+
+def resolve_root(root: str | os.PathLike) -> Path:
+    """A relative ``data.root`` is relative to where the command was started, not Hydra's run dir."""
+    root = Path(os.path.expanduser(str(root)))
+    if root.is_absolute():
+        return root
+    try:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.utils import get_original_cwd
+
+        if HydraConfig.initialized():
+            return Path(get_original_cwd()) / root
+    except (ImportError, ValueError):
+        pass
+    return Path.cwd() / root
+
+
+class ImageDataModule(pl.LightningDataModule):
+    """In-memory image classification data.
+
+    ``on_device``: ``auto`` keeps the whole dataset on the accelerator when there is one (a
+    batch is then an index into GPU memory, no host-to-device copy); ``true``/``false`` force it.
+    """
+
+    task = "classify"
+    input_shape: tuple[int, ...] = (1, 28, 28)
+    num_classes: int = 10
+    mean: Sequence[float] = (0.5,)
+    std: Sequence[float] = (0.5,)
+    has_val_split = False  # True when the dataset ships its own validation split
+
+    def __init__(self, root: str = "data", batch_size: int = 128, eval_batch_size: int | None = None,
+                 val_fraction: float = 0.1, split_seed: int = 0, download: bool = True,
+                 on_device: bool | str = "auto", augment: nn.Module | None = None, limit: int | None = None):
+        super().__init__()
+        self.root = resolve_root(root)
+        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size or max(batch_size, 256)
+        self.val_fraction, self.split_seed, self.download = val_fraction, split_seed, download
+        self.on_device, self.augment, self.limit = on_device, augment, limit
+        self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.register_buffer_stats()
+
+    # -- what subclasses provide ------------------------------------------------------------
+    def load_split(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns ``(images uint8 (N, C, H, W), labels int64 (N,))`` for train, val or test."""
+        raise NotImplementedError
+
+    def fetch(self) -> None:
+        """Downloads the files if they are missing; raises DataError with the fixes if it cannot."""
+
+    # -- Lightning hooks ----------------------------------------------------------------------
+    def register_buffer_stats(self) -> None:
+        c = self.input_shape[-3]
+        mean, std = list(self.mean), list(self.std)
+        if len(mean) != c:
+            mean, std = mean[:1] * c, std[:1] * c
+        self._mean = torch.tensor(mean).view(1, c, 1, 1)
+        self._std = torch.tensor(std).view(1, c, 1, 1)
+
+    def prepare_data(self) -> None:
+        self.fetch()
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits:
+            return
+        train = self.load_split("train")
+        if self.has_val_split:
+            val = self.load_split("val")
+        else:
+            train, val = self._carve_val(*train)
+        self.splits = {"train": train, "val": val, "test": self.load_split("test")}
+        if self.limit:
+            self.splits = {k: (x[: self.limit], y[: self.limit]) for k, (x, y) in self.splits.items()}
+        device = self._target_device()
+        if device is not None:
+            self.splits = {k: (x.to(device), y.to(device)) for k, (x, y) in self.splits.items()}
+
+    def _carve_val(self, x: torch.Tensor, y: torch.Tensor):
+        if not 0.0 < self.val_fraction < 1.0:
+            raise ConfigError(f"data.val_fraction={self.val_fraction} must lie in (0, 1), e.g. data.val_fraction=0.1")
+        g = torch.Generator().manual_seed(self.split_seed)
+        order = torch.randperm(len(x), generator=g)
+        n_val = max(1, int(round(len(x) * self.val_fraction)))
+        val_idx, train_idx = order[:n_val].sort().values, order[n_val:].sort().values
+        return (x[train_idx], y[train_idx]), (x[val_idx], y[val_idx])
+
+    def _target_device(self) -> torch.device | None:
+        trainer = getattr(self, "trainer", None)
+        if trainer is None or self.on_device in (False, "false"):
+            return None
+        device = trainer.strategy.root_device
+        if self.on_device == "auto" and device.type == "cpu":
+            return None
+        return device
+
+    def _loader(self, split: str, train: bool) -> TensorBatchLoader:
+        trainer = getattr(self, "trainer", None)
+        rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
+        seed = int(os.environ.get("PL_GLOBAL_SEED", 0))
+        return TensorBatchLoader(self.splits[split], self.batch_size if train else self.eval_batch_size,
+                                 shuffle=train, drop_last=False, seed=seed, rank=rank, world_size=world,
+                                 epoch_fn=(lambda: trainer.current_epoch) if trainer else None)
+
+    def train_dataloader(self):
+        return self._loader("train", True)
+
+    def val_dataloader(self):
+        return self._loader("val", False)
+
+    def test_dataloader(self):
+        return self._loader("test", False)
+
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        """uint8 -> float in [0, 1] -> augmentation (training only) -> normalization, on device."""
+        x, y = batch
+        x = x.float().div_(255.0)
+        if self.augment is not None and self.trainer is not None and self.trainer.training:
+            x = self.augment(x)
+        mean, std = self._mean.to(x.device), self._std.to(x.device)
+        if x.dim() == 5:
+            mean, std = mean.unsqueeze(1), std.unsqueeze(1)
+        return (x - mean) / std, y

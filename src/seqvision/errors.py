@@ -1,0 +1,19 @@
+"""User-facing errors: a mistake in a command or a dataset, reported in one line.
+
+``train.py`` prints these without a traceback (unless ``HYDRA_FULL_ERROR=1``) and exits with
+status 2, so every message must carry what was wrong, what is valid, and how to fix it.
+"""
+
+
+class UserError(Exception):
+    """Base for errors caused by the user's input rather than by a bug in seqvision."""
+
+    exit_code = 2
+
+
+class ConfigError(UserError):
+    """A config value that cannot work (wrong type, out of range, incompatible choices)."""
+
+
+class DataError(UserError):
+    """A dataset that is missing, truncated or corrupt; the message names the path."""

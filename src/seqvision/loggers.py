@@ -1,0 +1,64 @@
+"""Logger factories. W&B decides between online and offline *before* it can hang.
+
+Left alone, ``wandb.init`` waits about two minutes on an unreachable server. Here we check
+for credentials and a TCP route first (a few seconds at most) and fall back to offline mode
+with one line saying so; ``wandb sync <run dir>`` uploads the run later.
+"""
+
+from __future__ import annotations
+
+import logging
+import netrc
+import os
+import socket
+from urllib.parse import urlparse
+
+log = logging.getLogger(__name__)
+
+
+def _has_credentials(host: str) -> bool:
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    try:
+        path = os.environ.get("NETRC", os.path.expanduser("~/.netrc"))
+        return netrc.netrc(path).authenticators(host) is not None
+    except (FileNotFoundError, netrc.NetrcParseError, OSError):
+        return False
+
+
+def _reachable(host: str, port: int, timeout: float) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def wandb_mode(timeout: float = 3.0) -> tuple[str, str]:
+    """Returns ``(mode, reason)``: ``WANDB_MODE`` if set, else online only when it can work."""
+    if os.environ.get("WANDB_MODE"):
+        return os.environ["WANDB_MODE"], "WANDB_MODE is set"
+    url = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai"))
+    host, port = url.hostname or "api.wandb.ai", url.port or (443 if url.scheme == "https" else 80)
+    if not _has_credentials(host):
+        return "offline", "no W&B credentials (WANDB_API_KEY or `wandb login`)"
+    if not _reachable(host, port, timeout):
+        return "offline", f"{host}:{port} is unreachable"
+    return "online", "credentials found and server reachable"
+
+
+def wandb_logger(**kwargs):
+    """A ``WandbLogger`` that never hangs: offline, with one line of explanation, when it must."""
+    from pytorch_lightning.loggers import WandbLogger
+
+    mode, reason = wandb_mode()
+    if mode != "online":
+        log.warning("W&B: logging offline (%s); upload later with `wandb sync %s`", reason,
+                    os.path.join(kwargs.get("save_dir", "."), "wandb", "offline-run-*"))
+    kwargs.setdefault("settings", None)
+    settings = kwargs.pop("settings")
+    import wandb
+
+    settings = wandb.Settings(init_timeout=30, **(settings or {}))
+    extra = {} if mode in ("online", "offline") else {"mode": mode}  # e.g. WANDB_MODE=disabled
+    return WandbLogger(offline=mode == "offline", settings=settings, **extra, **kwargs)

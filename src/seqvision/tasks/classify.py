@@ -1,0 +1,69 @@
+"""Image and clip classification around any net that maps a batch to logits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torchmetrics import MaxMetric, MeanMetric
+from torchmetrics.classification import MulticlassAccuracy
+
+from seqvision.tasks.optim import configure_optimizers
+
+
+class ClassificationTask(pl.LightningModule):
+    """Cross-entropy training; logs ``{train,val,test}/{loss,acc}``, ``val/acc_best``, and
+    ``*/acc_top5`` when there are more than 10 classes (where top-1 alone says too little)."""
+
+    def __init__(self, net: nn.Module, num_classes: int, optimizer: Any, scheduler: Any | None = None,
+                 label_smoothing: float = 0.0):
+        super().__init__()
+        self.net = net
+        self.optimizer_cfg, self.scheduler_cfg = optimizer, scheduler
+        self.label_smoothing = label_smoothing
+        self.top5 = num_classes > 10
+        for stage in ("train", "val", "test"):
+            setattr(self, f"{stage}_acc", MulticlassAccuracy(num_classes, average="micro"))
+            setattr(self, f"{stage}_loss", MeanMetric())
+            if self.top5:
+                setattr(self, f"{stage}_acc_top5", MulticlassAccuracy(num_classes, top_k=5, average="micro"))
+        self.val_acc_best = MaxMetric()
+        self.val_acc_best.persistent(True)  # survives a resume, so "best so far" stays true
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def _step(self, batch, stage: str) -> torch.Tensor:
+        x, y = batch
+        logits = self(x)
+        loss = F.cross_entropy(logits, y, label_smoothing=self.label_smoothing if stage == "train" else 0.0)
+        on_step = stage == "train"
+        getattr(self, f"{stage}_loss")(loss.detach())
+        getattr(self, f"{stage}_acc")(logits.detach(), y)
+        self.log(f"{stage}/loss", getattr(self, f"{stage}_loss"), on_step=on_step, on_epoch=True, prog_bar=True)
+        self.log(f"{stage}/acc", getattr(self, f"{stage}_acc"), on_step=False, on_epoch=True, prog_bar=True)
+        if self.top5:
+            getattr(self, f"{stage}_acc_top5")(logits.detach(), y)
+            self.log(f"{stage}/acc_top5", getattr(self, f"{stage}_acc_top5"), on_step=False, on_epoch=True)
+        return loss
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def on_validation_epoch_end(self) -> None:
+        if self.trainer.sanity_checking:
+            return
+        self.val_acc_best(self.val_acc.compute())
+        self.log("val/acc_best", self.val_acc_best.compute(), sync_dist=True)
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        self._step(batch, "test")
+
+    def configure_optimizers(self):
+        return configure_optimizers(self, self.optimizer_cfg, self.scheduler_cfg)
