@@ -11,9 +11,11 @@ import math
 
 import pytorch_lightning as pl
 
+from seqvision.errors import TrainingError
 
-class NonFiniteLossError(RuntimeError):
-    """The loss became NaN or infinite; the run stops and the trial is marked failed."""
+
+class NonFiniteLossError(TrainingError, RuntimeError):
+    """The loss became NaN or infinite; the run stops (exit status 3) and the trial is marked failed."""
 
 
 class StopOnNonFiniteLoss(pl.Callback):
