@@ -208,7 +208,7 @@ def build_trainer(cfg: DictConfig, callbacks: list, loggers: list, plugins: list
         return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins)
     except Exception as err:
         cause = err.__cause__ if err.__cause__ is not None else err
-        if isinstance(cause, (MisconfigurationException, ValueError, TypeError)):
+        if isinstance(cause, (MisconfigurationException, ValueError, TypeError, ImportError)):
             first = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
             raise ConfigError(f"trainer: {first}; e.g. trainer=cpu or trainer.accelerator=auto") from err
         raise
