@@ -3,8 +3,10 @@
 Usage: ``python tests/fault_injection.py <train.py overrides>``, with one of
 
 * ``SV_PAUSE_AT_STEP=N``: after global step N (and any checkpoint written at that step);
-* ``SV_PAUSE_IN_SAVE=K``: inside the K-th checkpoint write, after half of the bytes of the
-  temporary file are on disk and before the rename;
+* ``SV_PAUSE_AT_EPOCH_START=E``: as epoch E starts, i.e. after every hook and checkpoint of
+  epoch E-1 (an epoch boundary);
+* ``SV_PAUSE_IN_SAVE=<file name>@<global step>``: inside the write of that checkpoint, after
+  half of its bytes are in the temporary file and before the rename;
 
 the process writes the file ``SV_PAUSE_MARKER`` and sleeps until it is killed. Production code
 has no test hooks: the pauses are monkeypatched in here.
@@ -46,12 +48,20 @@ def _install() -> None:
 
         ClassificationTask.on_train_batch_end = on_train_batch_end
 
+    if "SV_PAUSE_AT_EPOCH_START" in os.environ:
+        epoch = int(os.environ["SV_PAUSE_AT_EPOCH_START"])
+
+        def on_train_epoch_start(self):
+            if self.trainer.current_epoch == epoch:
+                _pause_forever()
+
+        ClassificationTask.on_train_epoch_start = on_train_epoch_start
+
     if "SV_PAUSE_IN_SAVE" in os.environ:
-        target, calls = int(os.environ["SV_PAUSE_IN_SAVE"]), [0]
+        name, step = os.environ["SV_PAUSE_IN_SAVE"].rsplit("@", 1)
 
         def half_save(obj, f):
-            calls[0] += 1
-            if calls[0] != target:
+            if not (Path(f.name).name.startswith(f".{name}.tmp") and obj.get("global_step") == int(step)):
                 return torch.save(obj, f)
             buf = io.BytesIO()
             torch.save(obj, buf)

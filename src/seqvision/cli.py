@@ -66,7 +66,21 @@ def rewrite_resume(argv: list[str]) -> list[str]:
         run_dir = Path(os.path.expanduser(_value(args, "hydra.run.dir")))
     if run_dir is None:
         return argv
-    return [prog, *_saved_overrides(run_dir), *args]
+    return [prog, *_merge(_saved_overrides(run_dir), args)]
+
+
+def _merge(saved: list[str], args: list[str]) -> list[str]:
+    """Saved overrides first, then the new ones; a key given again is taken from the new ones
+    only (``+key=1`` twice is an error in Hydra), keeping the saved ``+`` when the new one lacks it."""
+    given = {_key(a): a for a in args if _key(a)}
+    kept, args = [], list(args)
+    for o in saved:
+        key = _key(o)
+        if key not in given:
+            kept.append(o)
+        elif o.startswith("+") and not given[key].startswith(("+", "~")):
+            args[args.index(given[key])] = "+" + given[key].lstrip("+")
+    return [*kept, *args]
 
 
 def _group_options(conf_dir: Path, group: str) -> list[str]:
