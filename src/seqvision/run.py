@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from seqvision.errors import ConfigError
 from seqvision.schema import validate
-from seqvision.secrets import install_log_filter, redact, scrub_files
+from seqvision.secrets import install_log_filter, redact, redacted_argv, scrub_files
 
 log = logging.getLogger(__name__)
 
@@ -149,8 +149,9 @@ def train(cfg: DictConfig) -> float | None:
     if (output_dir / ".hydra").is_dir():
         scrub_files(output_dir / ".hydra")
     resolved = redact(OmegaConf.to_container(cfg, resolve=True))
-    for logger in loggers:
-        logger.log_hyperparams(resolved)
+    with redacted_argv():  # W&B starts here and records the command line
+        for logger in loggers:
+            logger.log_hyperparams(resolved)
 
     started = time.time()
     results: dict[str, Any] = {"status": "running", "task_name": cfg.task_name, "seed": cfg.seed,

@@ -14,6 +14,8 @@ from __future__ import annotations
 import logging
 import os
 import re
+import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,9 @@ MASK = "***"
 # a name part, so WANDB_API_KEY, HF_TOKEN, db.password match and max_tokens, tokenizer do not
 SECRET_NAME = re.compile(r"(?:^|[_.\-])(api[_-]?key|apikey|access[_-]?key|token|secret|password|passwd|"
                          r"credentials?|private[_-]?key)(?:$|[_.\-])", re.I)
-_ASSIGNMENT = re.compile(r"([\w.\-]+)(\s*[=:]\s*)([^\s,'\"\]}]+)")
+_NAMES = r"(?:api[_-]?key|apikey|access[_-]?key|token|secret|password|passwd|credentials?|private[_-]?key)"
+# key=value or key: value on one line, where the key contains a secret name (checked exactly below)
+_ASSIGNMENT = re.compile(rf"((?:[\w\-]+\.)*[\w\-]*{_NAMES}[\w\-]*)([ \t]*[=:][ \t]*)([^\s,'\"\]}}]+)", re.I)
 MIN_SECRET_LEN = 6  # shorter values ("1", "true") would redact ordinary text
 
 
@@ -78,6 +82,17 @@ class RedactingFilter(logging.Filter):
         if clean != message:
             record.msg, record.args = clean, None
         return True
+
+
+@contextmanager
+def redacted_argv():
+    """``sys.argv`` with secrets masked while a logger records it (W&B stores the command line)."""
+    saved = sys.argv[:]
+    sys.argv[:] = redact(saved)
+    try:
+        yield
+    finally:
+        sys.argv[:] = saved
 
 
 def install_log_filter() -> None:
