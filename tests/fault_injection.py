@@ -7,6 +7,7 @@ Usage: ``python tests/fault_injection.py <train.py overrides>``, with one of
   epoch E-1 (an epoch boundary);
 * ``SV_PAUSE_IN_SAVE=<file name>@<global step>``: inside the write of that checkpoint, after
   half of its bytes are in the temporary file and before the rename;
+* ``SV_NAN_AT_STEP=N``: the loss of the N-th training step (1-based) is NaN;
 
 the process writes the file ``SV_PAUSE_MARKER`` and sleeps until it is killed. Production code
 has no test hooks: the pauses are monkeypatched in here.
@@ -47,6 +48,16 @@ def _install() -> None:
                 _pause_forever()
 
         ClassificationTask.on_train_batch_end = on_train_batch_end
+
+    if "SV_NAN_AT_STEP" in os.environ:
+        nan_step = int(os.environ["SV_NAN_AT_STEP"])
+        training_step = ClassificationTask.training_step
+
+        def poisoned_training_step(self, batch, batch_idx):
+            loss = training_step(self, batch, batch_idx)
+            return loss * float("nan") if self.trainer.global_step + 1 == nan_step else loss
+
+        ClassificationTask.training_step = poisoned_training_step
 
     if "SV_PAUSE_AT_EPOCH_START" in os.environ:
         epoch = int(os.environ["SV_PAUSE_AT_EPOCH_START"])
