@@ -108,3 +108,19 @@ def test_sigkill_at_several_points_then_resume_matches_uninterrupted(tmp_path):
     assert got["status"] == "completed"
     assert got["metrics"] == expected["metrics"]
     assert (got["epochs"], got["global_step"]) == (expected["epochs"], expected["global_step"])
+
+
+def test_resume_refuses_to_stretch_a_one_cycle_schedule(tmp_path):
+    run_dir = tmp_path / "run"
+    args = [*TINY, "trainer.max_epochs=1", "scheduler=onecycle"]
+    assert run_train([*args, f"hydra.run.dir={run_dir}"]).returncode == 0
+    proc = run_train([f"resume={run_dir}", "trainer.max_epochs=2"])
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: resume: the OneCycleLR schedule in the checkpoint "
+                                                            "spans 5 steps, this run 10")
+
+
+def test_resume_true_without_a_run_folder_is_refused(tmp_path):
+    proc = run_train(["resume=true"])
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: resume=true needs the folder of the run")

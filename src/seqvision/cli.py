@@ -62,7 +62,11 @@ def rewrite_resume(argv: list[str]) -> list[str]:
             raise ConfigError(f"resume={resume}: no such run folder; valid: true, false or an existing run folder "
                               f"(logs/<task_name>/runs/<date>/<time>); e.g. resume=logs/train/runs/2024-01-01/12-00-00_000000-1")
         args = [a for a in args if _key(a) != "resume"] + ["resume=true", f"hydra.run.dir={run_dir.resolve()}"]
-    elif resume is not None and resume.lower() == "true" and _value(args, "hydra.run.dir"):
+    elif (resume or "").lower() == "true" or _value(args, "ckpt_path") == "last":
+        if not _value(args, "hydra.run.dir"):
+            raise ConfigError(f"{'resume=true' if resume else 'ckpt_path=last'} needs the folder of the run to continue, and this command starts a new one; "
+                              "valid: resume=<run folder>, or resume=true hydra.run.dir=<run folder>; "
+                              "e.g. resume=logs/train/runs/2024-01-01/12-00-00_000000-1")
         run_dir = Path(os.path.expanduser(_value(args, "hydra.run.dir")))
     if run_dir is None:
         return argv

@@ -12,6 +12,10 @@ things are missing for a resumed run to equal an uninterrupted one with the same
   built before the checkpoint is read and the saved position is silently dropped, so the
   resumed epoch would start again from its first batch. Here the position is applied at
   ``on_train_start`` if Lightning has not done so, and the batch iterator is recreated.
+
+A schedule whose shape depends on the run's length (one-cycle, cosine) is restored with the
+length it was built for; resuming with another ``trainer.max_epochs`` would fail steps later
+("Tried to step N times") or silently bend the schedule, so it is refused at the start.
 """
 
 from __future__ import annotations
@@ -43,6 +47,27 @@ def restore(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+_LENGTH_ATTRS = {"OneCycleLR": "total_steps", "CosineAnnealingLR": "T_max"}
+
+
+def check_schedule_length(trainer: pl.Trainer) -> None:
+    from seqvision.errors import ConfigError
+
+    for config in trainer.lr_scheduler_configs:
+        attr = _LENGTH_ATTRS.get(type(config.scheduler).__name__)
+        if attr is None:
+            continue
+        built = int(getattr(config.scheduler, attr))
+        wanted = int(trainer.estimated_stepping_batches if config.interval == "step" else trainer.max_epochs)
+        if built != wanted:
+            unit = "steps" if config.interval == "step" else "epochs"
+            raise ConfigError(
+                f"resume: the {type(config.scheduler).__name__} schedule in the checkpoint spans {built} {unit}, this run "
+                f"{wanted}; a schedule's length cannot change on resume; valid: the run's own trainer.max_epochs "
+                f"(resume=<run folder> replays it), or scheduler=step/none for runs to be extended; "
+                f"e.g. drop the new trainer.max_epochs")
+
+
 class ExactResume(pl.Callback):
     def __init__(self) -> None:
         self._pending: dict[str, Any] | None = None
@@ -57,6 +82,8 @@ class ExactResume(pl.Callback):
         if self._pending is not None:
             restore(self._pending)
             self._pending = None
+        if trainer.ckpt_path:
+            check_schedule_length(trainer)
         fit_loop = trainer.fit_loop
         if fit_loop.restarting and fit_loop._combined_loader_states_to_load and fit_loop._data_fetcher is not None:
             fit_loop._load_combined_loader_states()
