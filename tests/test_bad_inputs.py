@@ -41,7 +41,7 @@ IN_PROCESS = [
     ("accelerator-needs-package", ["trainer.accelerator=tpu"], "trainer:"),
     ("clip-negative", ["trainer.gradient_clip_val=-1"], "trainer.gradient_clip_val=-1"),
     ("clip-algorithm", ["trainer.gradient_clip_algorithm=clip"], "norm or value"),
-    ("deterministic-not-bool", ["trainer.deterministic=maybe"], "is not true or false"),
+    ("deterministic-not-bool", ["trainer.deterministic=maybe"], "valid: true, false or warn"),
     ("weight-decay-negative", ["optimizer.weight_decay=-1"], "optimizer.weight_decay=-1"),
     ("momentum-one", ["optimizer=sgd", "optimizer.momentum=1.0"], "optimizer.momentum=1.0"),
     ("scheduler-interval", ["scheduler.interval=batch"], "step or epoch"),

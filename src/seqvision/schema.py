@@ -41,7 +41,7 @@ class Rule:
         return None
 
 
-_KIND_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+_KIND_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "a string", object: "a value"}
 
 
 def _is_kind(value: Any, kind: type) -> bool:
@@ -116,7 +116,7 @@ RULES: tuple[Rule, ...] = (
     Rule("trainer.gradient_clip_algorithm", str, one_of("norm", "value"), "norm or value", "trainer.gradient_clip_algorithm=norm", nullable=True),
     Rule("callbacks.mid_epoch_checkpoint.every_n_train_steps", int, non_negative, "an integer >= 0 (0: only at epoch ends)", "callbacks.mid_epoch_checkpoint.every_n_train_steps=50"),
     Rule("trainer.accumulate_grad_batches", int, positive, "an integer >= 1", "trainer.accumulate_grad_batches=2"),
-    Rule("trainer.deterministic", bool, None, "true or false", "trainer.deterministic=true", nullable=True),
+    Rule("trainer.deterministic", object, lambda v: v in (True, False, "warn"), "true, false or warn (GPU ops without a deterministic kernel only warn)", "trainer.deterministic=true", nullable=True),
     Rule("trainer.limit_train_batches", float, positive, "a fraction in (0, 1] or a number of batches >= 1", "trainer.limit_train_batches=0.5", nullable=True),
     Rule("augmentation.pad", int, non_negative, "an integer >= 0", "augmentation.pad=4"),
     Rule("augmentation.cutout", int, positive, "an integer >= 1", "augmentation.cutout=8"),
