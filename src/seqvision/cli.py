@@ -157,5 +157,7 @@ def prepare(argv: list[str], conf_dir: Path) -> list[str]:
     except ConfigError as err:
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
-        print(f"error: {err}", file=sys.stderr)
+        from seqvision.secrets import redact_text
+
+        print(f"error: {redact_text(str(err))}", file=sys.stderr)
         sys.exit(err.exit_code)

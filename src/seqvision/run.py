@@ -125,8 +125,9 @@ def _overrides() -> list[str]:
 def train(cfg: DictConfig) -> float | None:
     """Validates, fits, tests with the best checkpoint, writes ``results.json``; returns the
     value of ``cfg.optimized_metric`` so Hydra sweepers (Optuna) can optimise it."""
-    validate(cfg)
+    _scrub_hydra_files()  # first, so that even a rejected command leaves no secret behind
     install_log_filter()
+    validate(cfg)
     import pytorch_lightning as pl
 
     from seqvision.callbacks.atomic_checkpoint_io import AtomicCheckpointIO
@@ -146,8 +147,6 @@ def train(cfg: DictConfig) -> float | None:
     callbacks, loggers = instantiate_group(cfg.get("callbacks")), instantiate_group(cfg.get("logger"))
 
     trainer: pl.Trainer = build_trainer(cfg, callbacks, loggers, [AtomicCheckpointIO()])
-    if (output_dir / ".hydra").is_dir():
-        scrub_files(output_dir / ".hydra")
     resolved = redact(OmegaConf.to_container(cfg, resolve=True))
     with redacted_argv():  # W&B starts here and records the command line
         for logger in loggers:
@@ -197,6 +196,18 @@ def train(cfg: DictConfig) -> float | None:
             raise ConfigError(f"optimized_metric={name!r} was not logged; logged: {', '.join(sorted(results['metrics']))}")
         return results["metrics"][name]
     return None
+
+
+def _scrub_hydra_files() -> None:
+    """Hydra has written ``.hydra/*.yaml`` (config, overrides) before the run starts; mask secrets there."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        folder = Path(HydraConfig.get().runtime.output_dir) / HydraConfig.get().output_subdir
+    except Exception:  # not started by Hydra (tests, notebooks): nothing was written
+        return
+    if folder.is_dir():
+        scrub_files(folder)
 
 
 def build_trainer(cfg: DictConfig, callbacks: list, loggers: list, plugins: list):
