@@ -121,11 +121,12 @@ CLI = [
     ("resume-no-folder", ["resume=/nonexistent/run"], "no such run folder"),
     ("patch-size", ["+model.net.patch_size=6"], "model.net.patch_size=6 does not divide"),
 ]
+SLOW_CLI = {"patch-size"}  # imports torch and builds the data module: about 25 s on a shared CPU
 
 
-@pytest.mark.parametrize("case", CLI, ids=[c[0] for c in CLI])
-def test_bad_input_cli(case, tmp_path):
-    _, overrides, fragment = case
+@pytest.mark.parametrize("overrides,fragment", [
+    pytest.param(o, f, id=n, marks=[pytest.mark.slow] if n in SLOW_CLI else []) for n, o, f in CLI])
+def test_bad_input_cli(overrides, fragment, tmp_path):
     run_dir = tmp_path / "run"
     proc = run_train([*BASE, *overrides, f"hydra.run.dir={run_dir}"], timeout=240)
     output = proc.stdout + proc.stderr
