@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import run_cli, train_in_process
-from wandb_records import summarize
+from wandb_records import summarize_when_complete
 
 
 def _mnist(root: Path) -> list[str]:
@@ -98,7 +98,7 @@ def test_wandb_falls_back_to_offline_and_writes_the_run(tmp_path, monkeypatch, c
     assert any("logging offline" in r.message for r in caplog.records)
     (run_dir,) = list((out / "wandb").glob("offline-run-*"))
     (run_file,) = list(run_dir.glob("run-*.wandb"))
-    logged = summarize(run_file)
+    logged = summarize_when_complete(run_file)
     assert logged["run"].run_group == "train" and list(logged["run"].tags) == ["unit", "offline"]
     assert logged["config"]["model"]["net"]["_target_"] == "seqvision.nets.cnn.CNN"  # the resolved config
     assert logged["config"]["paths"]["output_dir"] == str(out)

@@ -36,9 +36,10 @@ def records(path: Path):
 
 def summarize(path: Path) -> dict:
     """The run's group/job_type/tags, its config (key -> value) and final summary values."""
-    out = {"config": {}, "summary": {}, "history_keys": set(), "run": None, "exit": None}
+    out = {"config": {}, "summary": {}, "history_keys": set(), "run": None, "exit": None, "kinds": []}
     for r in records(path):
         kind = r.WhichOneof("record_type")
+        out["kinds"].append(kind)
         if kind == "run":
             out["run"] = r.run
             for item in r.run.config.update:
@@ -54,3 +55,16 @@ def summarize(path: Path) -> dict:
         elif kind == "exit":
             out["exit"] = r.exit.exit_code
     return out
+
+
+def summarize_when_complete(path: Path, timeout: float = 60.0) -> dict:
+    """``summarize`` once the run's exit record is on disk: W&B's writer (the wandb-core
+    process) may still be flushing the file for a moment after ``run.finish()`` returns."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        out = summarize(path)
+        if out["exit"] is not None or time.monotonic() > deadline:
+            return out
+        time.sleep(0.5)
