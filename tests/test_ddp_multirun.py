@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import json
 
+import pytest
+
 from sweeps_support import multirun, results, tail
 
 
@@ -31,6 +33,7 @@ def test_two_ddp_trials_each_in_its_own_folder_logged_once(tmp_path):
     assert (proc.stdout + proc.stderr).count("Launching 2 jobs locally") == 1
 
 
+@pytest.mark.slow  # ~50 s: two more torchrun groups
 def test_failed_ddp_trial_does_not_kill_the_sweep(tmp_path):
     sweep = tmp_path / "sweep"
     proc = multirun(["trainer=ddp_cpu", "data._target_=sweeps_support.NaNDigits,seqvision.data.digits.DigitsDataModule"],
