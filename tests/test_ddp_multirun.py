@@ -9,11 +9,12 @@ import json
 import pytest
 
 from sweeps_support import multirun, results, tail
+from sweeps_wandb import run_info
 
 
 def test_two_ddp_trials_each_in_its_own_folder_logged_once(tmp_path):
     sweep = tmp_path / "sweep"
-    proc = multirun(["trainer=ddp_cpu", "seed=1,2"], sweep, timeout=400)
+    proc = multirun(["trainer=ddp_cpu", "seed=1,2", "logger=many"], sweep, timeout=400, WANDB_MODE="offline")
     assert proc.returncode == 0, tail(proc)
     got = results(sweep)
     assert sorted(got) == [0, 1] and all(r["status"] == "completed" for r in got.values()), got
@@ -29,6 +30,11 @@ def test_two_ddp_trials_each_in_its_own_folder_logged_once(tmp_path):
         assert sum(1 for row in rows if row["val/acc"]) == 1  # one epoch, one validation row: logged once
         assert sum(1 for row in rows if row.get("test/acc")) == 1
         assert (trial / "checkpoints" / "last.ckpt").is_file()
+        runs = list(trial.glob("wandb/offline-run-*/run-*.wandb"))
+        assert len(runs) == 1, runs  # one W&B run per trial, from rank 0
+        info = run_info(runs[0])
+        assert info["run"].run_group == "train/sweep" and info["run"].display_name == f"seed={num + 1}"
+        assert info["summary"]["test/acc"] == r["metrics"]["test/acc"]
     # the sweep process itself ran each trial once
     assert (proc.stdout + proc.stderr).count("Launching 2 jobs locally") == 1
 
