@@ -25,6 +25,10 @@ def run_trial(cfg: DictConfig) -> float | None:
     if trial.requeued() and not cfg.get("resume"):
         log.info("SLURM requeued this trial: resuming from its last checkpoint")
         cfg.resume = True
-    if ddp.needs_process_group(cfg):
-        return ddp.run_process_group(cfg)
-    return train(cfg)
+    try:
+        if ddp.needs_process_group(cfg):
+            return ddp.run_process_group(cfg)
+        return train(cfg)
+    except BaseException as err:
+        trial.record_failure(cfg, err)
+        raise

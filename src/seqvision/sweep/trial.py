@@ -138,3 +138,16 @@ def completed_result(cfg: DictConfig) -> dict | None:
                           f"({' '.join(now)}); resume only with the sweep command that made the folder, "
                           f"or start a new sweep without resume=true")
     return earlier if earlier.get("status") == "completed" else None
+
+
+def record_failure(cfg: DictConfig, err: BaseException) -> None:
+    """A trial that failed before ``run.py`` wrote its record (a bad value, missing data) still
+    leaves a ``results.json`` saying so, so the report and resume see it under every sweeper."""
+    folder = Path(cfg.paths.output_dir)
+    if not in_multirun() or read_results(folder) is not None:
+        return
+    me = identity()
+    folder.mkdir(parents=True, exist_ok=True)
+    record = {"status": "failed", "error": f"{type(err).__name__}: {err}", "task_name": cfg.get("task_name"),
+              "seed": cfg.get("seed"), "run_dir": str(folder), **me, "metrics": {}}
+    (folder / "results.json").write_text(json.dumps(record, indent=2, default=str))
