@@ -20,7 +20,7 @@ def build(root: Path | list[Path], metrics: tuple[str, ...] | None = None, curve
     trials = [t for r in roots for t in collect(r)]
     root = roots[0] if len(roots) == 1 else ", ".join(map(str, roots))
     if not trials:
-        raise FileNotFoundError(f"no trials (results.json) under {", ".join(map(str, roots))}; pass a multirun folder, "
+        raise FileNotFoundError(f"no trials (results.json) under {' '.join(map(str, roots))}; pass a multirun folder, "
                                 f"e.g. logs/<task_name>/multiruns/<date>/<time>")
     cell_axes, cells = table.cells(trials)
     names = table.metrics_present(trials, metrics)
