@@ -47,7 +47,13 @@ class _ResumingImpl(OptunaSweeperImpl):
             log.info("Resuming study %r: %d trials so far (%d completed); running %d more", self.study_name,
                      len(trials), completed, missing)
             self.n_trials = missing
-        return super().sweep(arguments)
+        try:
+            return super().sweep(arguments)
+        except ValueError as err:  # Optuna's best_trial of a study without one completed trial
+            if "Record does not exist" not in str(err) and "No trials are completed" not in str(err):
+                raise
+            raise RuntimeError(f"no trial of study {self.study_name!r} completed; their errors are in "
+                               f"{self.config.hydra.sweep.dir}/*/results.json") from err
 
 
 class SearchSweeper(OptunaSweeper):
