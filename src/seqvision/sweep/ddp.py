@@ -74,9 +74,19 @@ def command(cfg: DictConfig, nproc: int) -> list[str]:
     me = identity()
     out = Path(cfg.paths.output_dir)
     overrides = [o for o in me["overrides"] if not o.lstrip("+~").startswith("seed=")]
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-            _train_script(), *overrides, f"seed={cfg.seed}", f"hydra.run.dir={out}", "hydra.output_subdir=null",
-            f"hydra.job_logging.handlers.file.filename={out}/ddp_rank${{oc.env:LOCAL_RANK,0}}.log"]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
+           _train_script(), *overrides, f"seed={cfg.seed}", f"hydra.run.dir={out}", "hydra.output_subdir=null"]
+    if _has_log_file():  # one log file per rank, not all ranks appending to the trial's log
+        cmd.append(f"hydra.job_logging.handlers.file.filename={out}/ddp_rank${{oc.env:LOCAL_RANK,0}}.log")
+    return cmd
+
+
+def _has_log_file() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return True
+    return OmegaConf.select(HydraConfig.get(), "job_logging.handlers.file.filename") is not None
 
 
 def run_process_group(cfg: DictConfig) -> float | None:
