@@ -87,6 +87,9 @@ def curves_plot(cells: list[Cell], metric: str, out: Path) -> Path | None:
         ax.plot(epochs, mean, marker="o", ms=3, color=color, label=c.label)
         ax.fill_between(epochs, [m - s for m, s in zip(mean, std)], [m + s for m, s in zip(mean, std)],
                         color=color, alpha=0.15)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel(metric)
     ax.grid(alpha=0.3)
