@@ -5,12 +5,15 @@ Lightning) wait until a run really starts, so ``--help`` and ``--cfg job`` answe
 """
 
 import os
+import sys
+from pathlib import Path
 
 os.environ.setdefault("SEQVISION_ROOT", os.path.dirname(os.path.abspath(__file__)))
 
 import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
+from seqvision.cli import prepare  # noqa: E402
 from seqvision.entry import register_resolvers, run_or_exit  # noqa: E402
 
 register_resolvers()
@@ -22,4 +25,5 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
+    sys.argv = prepare(sys.argv, Path(__file__).resolve().parent / "conf")  # resume=<folder>, typo checks
     main()

@@ -74,5 +74,7 @@ def run_or_exit(cfg: DictConfig) -> float | None:
     except UserError as err:
         if os.environ.get("HYDRA_FULL_ERROR") == "1" or _in_multirun():
             raise
-        print(f"error: {err}", file=sys.stderr)
+        from seqvision.secrets import redact_text
+
+        print(f"error: {redact_text(str(err))}", file=sys.stderr)
         sys.exit(err.exit_code)

@@ -17,3 +17,10 @@ class ConfigError(UserError):
 
 class DataError(UserError):
     """A dataset that is missing, truncated or corrupt; the message names the path."""
+
+
+class TrainingError(UserError):
+    """Training stopped on a fault the user can act on (e.g. a non-finite loss). Reported in one
+    line like a bad command, but with exit status 3 so scripts can tell the two apart."""
+
+    exit_code = 3

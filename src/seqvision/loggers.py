@@ -3,6 +3,9 @@
 Left alone, ``wandb.init`` waits about two minutes on an unreachable server. Here we check
 for credentials and a TCP route first (a few seconds at most) and fall back to offline mode
 with one line saying so; ``wandb sync <run dir>`` uploads the run later.
+
+The W&B run id is kept in ``<run folder>/wandb/run_id``: a resumed run (``resume=true``)
+logs to the same W&B run (``resume="allow"``) instead of starting a second one.
 """
 
 from __future__ import annotations
@@ -47,6 +50,25 @@ def wandb_mode(timeout: float = 3.0) -> tuple[str, str]:
     return "online", "credentials found and server reachable"
 
 
+def persistent_run_id(save_dir: str | os.PathLike) -> str:
+    """The W&B run id of this run folder, created on first use and read back on resume."""
+    from pathlib import Path
+
+    path = Path(save_dir) / "wandb" / "run_id"
+    if path.is_file() and (saved := path.read_text().strip()):
+        return saved
+    import random
+    import string
+
+    # the OS's randomness, not the seeded generators: creating an id must not shift the run's draws
+    run_id = "".join(random.SystemRandom().choice(string.ascii_lowercase + string.digits) for _ in range(8))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".run_id.tmp{os.getpid()}")
+    tmp.write_text(run_id)
+    os.replace(tmp, path)
+    return run_id
+
+
 def wandb_logger(**kwargs):
     """A ``WandbLogger`` that never hangs: offline, with one line of explanation, when it must."""
     from pytorch_lightning.loggers import WandbLogger
@@ -60,5 +82,8 @@ def wandb_logger(**kwargs):
     import wandb
 
     settings = wandb.Settings(init_timeout=30, **(settings or {}))
+    if kwargs.get("save_dir") and not kwargs.get("id"):
+        kwargs["id"] = persistent_run_id(kwargs["save_dir"])
+        kwargs.setdefault("resume", "allow")
     extra = {} if mode in ("online", "offline") else {"mode": mode}  # e.g. WANDB_MODE=disabled
     return WandbLogger(offline=mode == "offline", settings=settings, **extra, **kwargs)

@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from seqvision.errors import ConfigError
 from seqvision.schema import validate
+from seqvision.secrets import install_log_filter, redact, redacted_argv, scrub_files
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,10 @@ def instantiate_group(group: DictConfig | None) -> list:
 def resolve_ckpt_path(cfg: DictConfig, output_dir: Path) -> str | None:
     """``resume=true`` (or ``ckpt_path=last``) continues from the newest checkpoint of this run folder."""
     if cfg.get("resume") or cfg.get("ckpt_path") == "last":
+        from seqvision.callbacks.atomic_checkpoint_io import remove_stale_tmp
+
         last = output_dir / "checkpoints" / "last.ckpt"
+        remove_stale_tmp(last.parent)
         if last.is_file():
             log.info("Resuming from %s", last)
             return str(last)
@@ -121,6 +125,8 @@ def _overrides() -> list[str]:
 def train(cfg: DictConfig) -> float | None:
     """Validates, fits, tests with the best checkpoint, writes ``results.json``; returns the
     value of ``cfg.optimized_metric`` so Hydra sweepers (Optuna) can optimise it."""
+    _scrub_hydra_files()  # first, so that even a rejected command leaves no secret behind
+    install_log_filter()
     validate(cfg)
     import pytorch_lightning as pl
 
@@ -132,26 +138,27 @@ def train(cfg: DictConfig) -> float | None:
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     output_dir = output_dir_of(cfg)
     datamodule = build_datamodule(cfg)
+    from seqvision import compat
+
+    compat.check(cfg, datamodule)
     net = build_net(cfg, datamodule)
     task = build_task(cfg, net, datamodule)
     ckpt_path = resolve_ckpt_path(cfg, output_dir)
     callbacks, loggers = instantiate_group(cfg.get("callbacks")), instantiate_group(cfg.get("logger"))
 
-    from hydra.utils import instantiate
-
-    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,
-                                      plugins=[AtomicCheckpointIO()])
-    resolved = OmegaConf.to_container(cfg, resolve=True)
-    for logger in loggers:
-        logger.log_hyperparams(resolved)
+    trainer: pl.Trainer = build_trainer(cfg, callbacks, loggers, [AtomicCheckpointIO()])
+    resolved = redact(OmegaConf.to_container(cfg, resolve=True))
+    with redacted_argv():  # W&B starts here and records the command line
+        for logger in loggers:
+            logger.log_hyperparams(resolved)
 
     from seqvision.sweep import resources, trial
 
-    hardware = resources.assigned()
+    hardware, me = resources.assigned(), trial.identity()
     resources.apply_cpu_budget(hardware)
     started = time.time()
     results: dict[str, Any] = {"status": "running", "task_name": cfg.task_name, "seed": cfg.seed,
-                               "overrides": _overrides(), "run_dir": str(output_dir), **trial.identity(),
+                               "run_dir": str(output_dir), **redact(me), "overrides": redact(me["overrides"] or _overrides()),
                                "resources": hardware, "started_at": started}
     try:
         if cfg.get("train", True):
@@ -166,7 +173,7 @@ def train(cfg: DictConfig) -> float | None:
                     log.warning("No best checkpoint found; testing the current weights")
             trainer.test(task, datamodule=datamodule, ckpt_path=test_ckpt)
             metrics.update(_scalars(trainer.callback_metrics))
-        results.update(status="completed", metrics=metrics)
+        results.update(status="completed", metrics=metrics, data=getattr(datamodule, "report", None))
     except NonFiniteLossError as err:
         results.update(status="failed", error=str(err), metrics=_scalars(trainer.callback_metrics))
         raise
@@ -190,11 +197,39 @@ def train(cfg: DictConfig) -> float | None:
             _finish(logger, results)
 
     name = cfg.get("optimized_metric")
-    if name:
+    if name and cfg.get("train", True):
         if name not in results["metrics"]:
             raise ConfigError(f"optimized_metric={name!r} was not logged; logged: {', '.join(sorted(results['metrics']))}")
         return results["metrics"][name]
-    return None
+    return results["metrics"].get(name) if name else None
+
+
+def _scrub_hydra_files() -> None:
+    """Hydra has written ``.hydra/*.yaml`` (config, overrides) before the run starts; mask secrets there."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        folder = Path(HydraConfig.get().runtime.output_dir) / HydraConfig.get().output_subdir
+    except Exception:  # not started by Hydra (tests, notebooks): nothing was written
+        return
+    if folder.is_dir():
+        scrub_files(folder)
+
+
+def build_trainer(cfg: DictConfig, callbacks: list, loggers: list, plugins: list):
+    """Lightning rejects some trainer settings only when the Trainer is built (an accelerator
+    this machine lacks, devices it does not have): that is a config error, reported in one line."""
+    from hydra.utils import instantiate
+    from lightning_fabric.utilities.exceptions import MisconfigurationException
+
+    try:
+        return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins)
+    except Exception as err:
+        cause = err.__cause__ if err.__cause__ is not None else err
+        if isinstance(cause, (MisconfigurationException, ValueError, TypeError, ImportError)):
+            first = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+            raise ConfigError(f"trainer: {first}; e.g. trainer=cpu or trainer.accelerator=auto") from err
+        raise
 
 
 def _finish(logger, results: dict) -> None:

@@ -41,7 +41,7 @@ class Rule:
         return None
 
 
-_KIND_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+_KIND_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "a string", object: "a value"}
 
 
 def _is_kind(value: Any, kind: type) -> bool:
@@ -95,6 +95,7 @@ RULES: tuple[Rule, ...] = (
     Rule("data.root", str, lambda v: bool(v.strip()), "a folder path", "data.root=../shared/data"),
     Rule("data.image_size", int, positive, "an integer >= 1", "data.image_size=32"),
     Rule("data.download", bool, None, "true or false", "data.download=false"),
+    Rule("data.verify", bool, None, "true or false", "data.verify=true"),
     Rule("model.net.num_layers", int, positive, "an integer >= 1", "model.net.num_layers=2"),
     Rule("model.net.stem_layers", int, non_negative, "an integer >= 0", "model.net.stem_layers=2"),
     Rule("model.net.hidden_size", int, positive, "an integer >= 1", "model.net.hidden_size=128"),
@@ -112,19 +113,26 @@ RULES: tuple[Rule, ...] = (
     Rule("trainer.accelerator", str, one_of(*ACCELERATORS), ", ".join(ACCELERATORS), "trainer.accelerator=auto"),
     Rule("trainer.precision", str, one_of(*PRECISIONS), ", ".join(PRECISIONS[:5]), "trainer.precision=bf16-mixed"),
     Rule("trainer.gradient_clip_val", float, non_negative, "a number >= 0 or null", "trainer.gradient_clip_val=1.0", nullable=True),
+    Rule("trainer.gradient_clip_algorithm", str, one_of("norm", "value"), "norm or value", "trainer.gradient_clip_algorithm=norm", nullable=True),
+    Rule("callbacks.mid_epoch_checkpoint.every_n_train_steps", int, non_negative, "an integer >= 0 (0: only at epoch ends)", "callbacks.mid_epoch_checkpoint.every_n_train_steps=50"),
     Rule("trainer.accumulate_grad_batches", int, positive, "an integer >= 1", "trainer.accumulate_grad_batches=2"),
-    Rule("trainer.deterministic", bool, None, "true or false", "trainer.deterministic=true", nullable=True),
+    Rule("trainer.deterministic", object, lambda v: v in (True, False, "warn"), "true, false or warn (GPU ops without a deterministic kernel only warn)", "trainer.deterministic=true", nullable=True),
     Rule("trainer.limit_train_batches", float, positive, "a fraction in (0, 1] or a number of batches >= 1", "trainer.limit_train_batches=0.5", nullable=True),
     Rule("augmentation.pad", int, non_negative, "an integer >= 0", "augmentation.pad=4"),
     Rule("augmentation.cutout", int, positive, "an integer >= 1", "augmentation.cutout=8"),
 )
 
 
-def _select(cfg: DictConfig, key: str) -> Any:
+def _select(cfg: DictConfig, key: str, example: str = "") -> Any:
+    from omegaconf.errors import MissingMandatoryValue
+
     try:
         return OmegaConf.select(cfg, key, default=_MISSING, throw_on_missing=True)
-    except Exception as err:  # an interpolation that cannot resolve, or a ??? value
-        raise ConfigError(f"{key}: {err}") from err
+    except MissingMandatoryValue as err:
+        raise ConfigError(f"{key} is required (it is ??? in the config); e.g. {example or key + '=<value>'}") from err
+    except Exception as err:  # an interpolation that cannot resolve
+        first = str(err).strip().splitlines()[0]
+        raise ConfigError(f"{key} cannot be resolved ({first}); e.g. {example or key + '=<value>'}") from err
 
 
 def _coerce_precision(cfg: DictConfig) -> None:
@@ -139,7 +147,7 @@ def problems(cfg: DictConfig) -> list[str]:
     _coerce_precision(cfg)
     found = []
     for rule in RULES:
-        value = _select(cfg, rule.key)
+        value = _select(cfg, rule.key, rule.example)
         if value is _MISSING:
             continue
         if (problem := rule.problem(value)) is not None:

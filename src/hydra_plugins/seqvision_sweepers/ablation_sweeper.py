@@ -66,6 +66,12 @@ class AblationSweeper(BasicSweeper):
 
     @staticmethod
     def _record(job_num: int, ret: JobReturn) -> dict[str, Any]:
+        from seqvision.secrets import redact
+
+        return redact(AblationSweeper._outcome(job_num, ret))
+
+    @staticmethod
+    def _outcome(job_num: int, ret: JobReturn) -> dict[str, Any]:
         output_dir = OmegaConf.select(ret.hydra_cfg, "hydra.runtime.output_dir") if ret.hydra_cfg else None
         folder = Path(output_dir) if output_dir else None  # the trial's folder (working_dir is the cwd)
         record = {"job_num": job_num, "overrides": list(ret.overrides or []), "dir": str(folder) if folder else None}
@@ -75,7 +81,9 @@ class AblationSweeper(BasicSweeper):
         record.update(status="failed", error=f"{type(err).__name__}: {err}")
         if folder is not None and read_results(folder) is None:  # failed before run.py wrote its record
             folder.mkdir(parents=True, exist_ok=True)
-            (folder / "results.json").write_text(json.dumps({**record, "metrics": {}}, indent=2))
+            from seqvision.secrets import redact
+
+            (folder / "results.json").write_text(json.dumps(redact({**record, "metrics": {}}), indent=2))
         return record
 
     def _write(self, sweep_dir: Path, records: list[dict], total: int, started: float) -> None:

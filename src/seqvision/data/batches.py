@@ -5,6 +5,11 @@ on 28x28 images that costs more than the model. Here a batch is one fancy-index 
 The order of an epoch is a pure function of ``(seed, epoch)``, which makes it reproducible,
 identical across DDP ranks before sharding, and restorable mid-epoch from a checkpoint
 (Lightning saves ``state_dict()`` of a stateful loader and restores it on resume).
+
+The position saved in a checkpoint is the consumer's count (``progress_fn``: the batches the
+training loop has finished), not the number this loader has yielded: a fetcher that pulls
+batches ahead of the step it runs (Lightning prefetches from loaders without a length) would
+otherwise make a resumed epoch skip the batches that were fetched but never trained on.
 """
 
 from __future__ import annotations
@@ -24,14 +29,15 @@ class TensorBatchLoader:
 
     def __init__(self, tensors: Sequence[torch.Tensor], batch_size: int, shuffle: bool = False,
                  drop_last: bool = False, seed: int = 0, rank: int = 0, world_size: int = 1,
-                 epoch_fn: Callable[[], int] | None = None):
+                 epoch_fn: Callable[[], int] | None = None, progress_fn: Callable[[], int] | None = None):
         if len({len(t) for t in tensors}) != 1:
             raise ValueError("all tensors must have the same length")
         self.tensors, self.batch_size = tuple(tensors), int(batch_size)
         self.shuffle, self.drop_last, self.seed = shuffle, drop_last, seed
         self.rank, self.world_size = rank, world_size
         self.epoch_fn = epoch_fn or (lambda: 0)
-        self._skip = 0  # batches already consumed in the current epoch (mid-epoch resume)
+        self.progress_fn = progress_fn
+        self._resume: tuple[int, int] | None = None  # (epoch, batches already trained on)
         self._served = 0
 
     @property
@@ -60,8 +66,13 @@ class TensorBatchLoader:
         return order.to(self.tensors[0].device)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
-        order = self._indices(self.epoch_fn())
-        start, self._skip = self._skip, 0
+        epoch = self.epoch_fn()
+        start = 0
+        if self._resume is not None:
+            resume_epoch, consumed = self._resume
+            start = consumed if resume_epoch == epoch and consumed < len(self) else 0
+            self._resume = None
+        order = self._indices(epoch)
         for b in range(start, len(self)):
             idx = order[b * self.batch_size : (b + 1) * self.batch_size]
             self._served = b + 1
@@ -69,7 +80,10 @@ class TensorBatchLoader:
         self._served = 0
 
     def state_dict(self) -> dict:
-        return {"batches_served": self._served}
+        consumed = self.progress_fn() if self.progress_fn is not None else self._served
+        return {"epoch": self.epoch_fn(), "batches_consumed": int(consumed)}
 
     def load_state_dict(self, state: dict) -> None:
-        self._skip = int(state.get("batches_served", 0))
+        """The next ``__iter__`` of the same epoch starts after the batches already trained on;
+        a checkpoint from the end of an epoch (every batch consumed) skips nothing."""
+        self._resume = (int(state.get("epoch", self.epoch_fn())), int(state.get("batches_consumed", 0)))

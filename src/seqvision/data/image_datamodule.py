@@ -8,6 +8,7 @@ shared, so that every dataset trains at the same speed and with the same semanti
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,6 +19,8 @@ from torch import nn
 
 from seqvision.data.batches import TensorBatchLoader
 from seqvision.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 
 def resolve_root(root: str | os.PathLike) -> Path:
@@ -34,6 +37,11 @@ def resolve_root(root: str | os.PathLike) -> Path:
     except (ImportError, ValueError):
         pass
     return Path.cwd() / root
+
+
+def _trained_batches(trainer):
+    """Batches of the current epoch the training loop has finished (see ``data/batches.py``)."""
+    return lambda: trainer.fit_loop.epoch_loop.batch_progress.current.processed
 
 
 class ImageDataModule(pl.LightningDataModule):
@@ -59,6 +67,8 @@ class ImageDataModule(pl.LightningDataModule):
         self.val_fraction, self.split_seed, self.download = val_fraction, split_seed, download
         self.on_device, self.augment, self.limit = on_device, augment, limit
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        # what was read, used and deliberately left out; run.py puts it in results.json
+        self.report: dict = {"skipped": {}}
         self.register_buffer_stats()
 
     # -- what subclasses provide ------------------------------------------------------------
@@ -90,11 +100,21 @@ class ImageDataModule(pl.LightningDataModule):
         else:
             train, val = self._carve_val(*train)
         self.splits = {"train": train, "val": val, "test": self.load_split("test")}
+        self.report["available"] = {k: len(y) for k, (_, y) in self.splits.items()}
         if self.limit:
             self.splits = {k: (x[: self.limit], y[: self.limit]) for k, (x, y) in self.splits.items()}
+        self.report["used"] = {k: len(y) for k, (_, y) in self.splits.items()}
+        self._log_report()
         device = self._target_device()
         if device is not None:
             self.splits = {k: (x.to(device), y.to(device)) for k, (x, y) in self.splits.items()}
+
+    def _log_report(self) -> None:
+        """One line per run that says how many samples each split has and what was left out."""
+        used, available = self.report["used"], self.report["available"]
+        parts = [f"{k} {used[k]}" + (f" of {available[k]} (data.limit)" if used[k] < available[k] else "") for k in used]
+        skipped = ", ".join(f"{n} {why}" for why, n in self.report["skipped"].items() if n)
+        log.info("data %s: %s samples%s", type(self).__name__, ", ".join(parts), f"; skipped: {skipped}" if skipped else "")
 
     def _carve_val(self, x: torch.Tensor, y: torch.Tensor):
         if not 0.0 < self.val_fraction < 1.0:
@@ -120,7 +140,8 @@ class ImageDataModule(pl.LightningDataModule):
         seed = int(os.environ.get("PL_GLOBAL_SEED", 0))
         return TensorBatchLoader(self.splits[split], self.batch_size if train else self.eval_batch_size,
                                  shuffle=train, drop_last=False, seed=seed, rank=rank, world_size=world,
-                                 epoch_fn=(lambda: trainer.current_epoch) if trainer else None)
+                                 epoch_fn=(lambda: trainer.current_epoch) if trainer else None,
+                                 progress_fn=_trained_batches(trainer) if trainer and train else None)
 
     def train_dataloader(self):
         return self._loader("train", True)

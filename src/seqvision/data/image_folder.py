@@ -3,6 +3,10 @@
 Images are decoded once, resized to ``image_size`` and cached as a uint8 tensor file next to
 the data, so later runs start in a second. The cache is keyed by the split, the size and the
 file list's modification times, and written atomically (no half-written cache after a kill).
+
+Skipped by design, and counted in the run's data report (``results.json``): files whose
+extension is not an image type torchvision reads (``README.txt``, ``.DS_Store``). A file with an
+image extension that does not decode stops the run with its path (``data/read_errors.py``).
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from pathlib import Path
 
 import torch
 
-from seqvision.data.image_datamodule import ImageDataModule
+from seqvision.data.image_datamodule import ImageDataModule, log
+from seqvision.data.read_errors import reading
 from seqvision.errors import ConfigError, DataError
 
 
@@ -55,7 +60,11 @@ class ImageFolderDataModule(ImageDataModule):
         folder = self.root / split
         if not folder.is_dir():
             raise DataError(f"image_folder: split folder {folder} not found (need train/ and test/)")
-        ds = ImageFolder(str(folder))
+        try:
+            ds = ImageFolder(str(folder))
+        except FileNotFoundError as err:  # a class folder without a single image
+            raise DataError(f"image_folder: {err}; every class folder under {folder} needs at least one image") from err
+        self._count_ignored(folder, {Path(p) for p, _ in ds.samples})
         if ds.classes != self.classes:
             raise DataError(f"image_folder: {folder} has classes {ds.classes}, train has {self.classes}")
         files = [Path(p) for p, _ in ds.samples]
@@ -70,13 +79,18 @@ class ImageFolderDataModule(ImageDataModule):
         os.replace(tmp, cache)
         return x, y
 
+    def _count_ignored(self, folder: Path, used: set[Path]) -> None:
+        ignored = [p for p in folder.rglob("*") if p.is_file() and p not in used]
+        if ignored:
+            self.report["skipped"]["non-image files"] = self.report["skipped"].get("non-image files", 0) + len(ignored)
+            log.warning("image_folder: ignored %d files without an image extension under %s (e.g. %s)",
+                        len(ignored), folder, ignored[0])
+
     def _decode(self, path: Path) -> torch.Tensor:
         from torchvision.io import ImageReadMode, decode_image
         from torchvision.transforms.v2.functional import resize
 
         mode = ImageReadMode.GRAY if self.channels == 1 else ImageReadMode.RGB
-        try:
+        with reading(path, "image", "delete it, or replace it with a valid PNG/JPEG"):
             img = decode_image(str(path), mode=mode)
-        except Exception as err:
-            raise DataError(f"image_folder: cannot decode {path}: {err}") from err
         return resize(img, [self.image_size, self.image_size], antialias=True)

@@ -3,10 +3,18 @@
 torchvision owns the file formats, mirrors and checksums; this module only turns its decoded
 arrays into uint8 tensors once and explains, in one message, what to do when files are
 missing (no network, wrong ``data.root``) or corrupt (a bad IDX header, a truncated batch).
+
+torchvision's own errors do not say which file is broken (an empty ``AssertionError`` for a
+wrong IDX magic number, "Dataset not found or corrupted" for a CIFAR batch that fails its
+MD5), so when reading fails and every expected file exists, ``diagnose`` checks each file
+(IDX header and length; CIFAR MD5 or pickle) and the DataError names the first bad one.
 """
 
 from __future__ import annotations
 
+import os
+import pickle
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -32,17 +40,22 @@ class TorchvisionDataModule(ImageDataModule):
                 f"(data.download=true), point data.root=... at a folder that holds {self.folder}/, "
                 f"or train offline on the bundled digits with data=digits")
 
+    def diagnose(self) -> str | None:
+        """Why the files cannot be read, naming the file, or None when no file looks broken."""
+        return None
+
+    def _corrupt(self, err: Exception) -> DataError:
+        reason = self.diagnose() or (f"cannot read the files under {self.root / self.folder}: "
+                                     f"{type(err).__name__}: {err}".rstrip(": "))
+        return DataError(f"{self.dataset_name}: {reason}. Fix: delete the bad file and download it again "
+                         f"(data.download=true), or point data.root=... at a good copy")
+
     def fetch(self) -> None:
-        cls = self.tv_class()
-        try:
-            cls(str(self.root), train=True, download=False)
-            return
-        except RuntimeError:
-            pass  # not there yet: download below
-        except Exception as err:  # a file that exists but does not parse
-            raise DataError(f"{self.dataset_name}: corrupt file under {self.root / self.folder}: {err}") from err
+        if all(p.is_file() for p in expected_paths(self)):
+            return  # present; whether they parse is found out (with the bad file named) in setup
         if not self.download:
             raise DataError(self._missing_message("data.download=false"))
+        cls = self.tv_class()
         try:
             for train in (True, False):
                 cls(str(self.root), train=train, download=True)
@@ -50,13 +63,13 @@ class TorchvisionDataModule(ImageDataModule):
             raise DataError(self._missing_message(f"download failed: {type(err).__name__}: {err}")) from err
 
     def load_split(self, split: str):
+        missing = [p for p in expected_paths(self) if not p.is_file()]
+        if missing:
+            raise DataError(self._missing_message(f"missing {missing[0]}"))
         try:
             ds = self.tv_class()(str(self.root), train=split == "train", download=False)
-        except RuntimeError as err:
-            raise DataError(self._missing_message(str(err))) from err
-        except Exception as err:
-            raise DataError(f"{self.dataset_name}: cannot read files under {self.root / self.folder}: "
-                            f"{type(err).__name__}: {err}. Delete them and download again.") from err
+        except Exception as err:  # every file is there, so one of them is broken
+            raise self._corrupt(err) from err
         return self.to_tensors(ds)
 
     @staticmethod
@@ -77,6 +90,12 @@ class MNISTDataModule(TorchvisionDataModule):
 
         return MNIST
 
+    def diagnose(self) -> str | None:
+        for path in expected_paths(self):
+            if problem := idx_problem(path):
+                return problem
+        return None
+
 
 class FashionMNISTDataModule(MNISTDataModule):
     dataset_name, folder = "FashionMNIST", "FashionMNIST/raw"
@@ -94,10 +113,30 @@ class CIFAR10DataModule(TorchvisionDataModule):
     input_shape, num_classes = (3, 32, 32), 10
     mean, std = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 
+    def __init__(self, *args, verify: bool = True, **kwargs):
+        """``verify=false`` skips torchvision's MD5 checks, for a re-packed copy of the batches."""
+        self.verify = verify
+        super().__init__(*args, **kwargs)
+
     def tv_class(self):
         from torchvision.datasets import CIFAR10
 
-        return CIFAR10
+        return CIFAR10 if self.verify else unverified(CIFAR10)
+
+    def diagnose(self) -> str | None:
+        from torchvision.datasets.utils import check_integrity
+
+        cls = self.tv_class()
+        folder = self.root / self.folder
+        entries = [*cls.train_list, *cls.test_list, [cls.meta["filename"], cls.meta["md5"]]]
+        for name, md5 in entries:
+            path = folder / name
+            if self.verify and not check_integrity(str(path), md5):
+                return (f"{path} fails its MD5 check (truncated or altered; {path.stat().st_size} bytes). "
+                        f"A deliberately re-packed copy can be read with data.verify=false")
+            if problem := pickle_problem(path, required=() if name == cls.meta["filename"] else ("data",)):
+                return problem
+        return None
 
 
 class CIFAR100DataModule(CIFAR10DataModule):
@@ -110,6 +149,57 @@ class CIFAR100DataModule(CIFAR10DataModule):
         from torchvision.datasets import CIFAR100
 
         return CIFAR100
+
+
+def unverified(cls):
+    """A torchvision CIFAR class that reads the batches without comparing their MD5s."""
+
+    def _load_meta(self):
+        path = os.path.join(self.root, self.base_folder, self.meta["filename"])
+        with open(path, "rb") as f:
+            data = pickle.load(f, encoding="latin1")
+        self.classes = data[self.meta["key"]]
+        self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
+
+    return type(f"Unverified{cls.__name__}", (cls,), {"_check_integrity": lambda self: True, "_load_meta": _load_meta})
+
+
+IDX_MAGIC = {"images": 2051, "labels": 2049}  # big-endian uint8 data with 3 and 1 dimensions
+
+
+def idx_problem(path: Path) -> str | None:
+    """What is wrong with an (uncompressed) IDX file: the magic number, the header, the length."""
+    expected = IDX_MAGIC["labels" if "labels" in path.name else "images"]
+    ndim = expected & 0xFF
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        header = f.read(4 + 4 * ndim)
+    if len(header) < 4:
+        return f"{path} is truncated: {size} bytes, shorter than an IDX header"
+    magic = struct.unpack(">I", header[:4])[0]
+    if magic != expected:
+        return f"{path} has the wrong IDX magic number {magic} (expected {expected}); it is not an MNIST-format file"
+    if len(header) < 4 + 4 * ndim:
+        return f"{path} is truncated: {size} bytes, shorter than its {4 + 4 * ndim}-byte IDX header"
+    dims = struct.unpack(f">{ndim}I", header[4:])
+    want = 4 + 4 * ndim + int(np.prod(dims))
+    if size != want:
+        return f"{path} is {'truncated' if size < want else 'too long'}: {size} bytes, its header {dims} says {want}"
+    return None
+
+
+def pickle_problem(path: Path, required: tuple[str, ...] = ()) -> str | None:
+    """Whether a CIFAR file unpickles into a dict with the ``required`` keys."""
+    try:
+        with open(path, "rb") as f:
+            batch = pickle.load(f, encoding="latin1")
+    except Exception as err:
+        return f"{path} cannot be unpickled ({type(err).__name__}: {err}); it is truncated or not a CIFAR batch"
+    if not isinstance(batch, dict):
+        return f"{path} unpickles to a {type(batch).__name__}, not a CIFAR batch dict"
+    if missing := [k for k in required if k not in batch]:
+        return f"{path} is not a CIFAR batch: it has no {missing[0]!r} entry (keys: {', '.join(map(str, batch))})"
+    return None
 
 
 def expected_paths(module: TorchvisionDataModule) -> list[Path]:

@@ -71,6 +71,8 @@ class ConvStem(nn.Module):
 class CNN(nn.Module):
     """Conv blocks, global average pooling, dropout, linear classifier."""
 
+    input_kinds, tasks = ("image",), ("classify",)  # what it can be combined with (see compat.py)
+
     def __init__(self, input_shape: Sequence[int], num_classes: int, num_layers: int = 3,
                  width: int = 32, width_mult: float = 2.0, norm: str = "batch", dropout: float = 0.1,
                  convs_per_block: int = 1):

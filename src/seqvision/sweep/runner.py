@@ -13,9 +13,12 @@ log = logging.getLogger(__name__)
 
 
 def run_trial(cfg: DictConfig) -> float | None:
-    from seqvision.run import train
+    from seqvision.run import _scrub_hydra_files, train
     from seqvision.schema import validate
+    from seqvision.secrets import install_log_filter
 
+    _scrub_hydra_files()  # as train() does first: a rejected trial leaves no secret behind either
+    install_log_filter()
     validate(cfg)
     done = trial.completed_result(cfg)
     if done is not None:

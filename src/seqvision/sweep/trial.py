@@ -150,4 +150,6 @@ def record_failure(cfg: DictConfig, err: BaseException) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     record = {"status": "failed", "error": f"{type(err).__name__}: {err}", "task_name": cfg.get("task_name"),
               "seed": cfg.get("seed"), "run_dir": str(folder), **me, "metrics": {}}
-    (folder / "results.json").write_text(json.dumps(record, indent=2, default=str))
+    from seqvision.secrets import redact
+
+    (folder / "results.json").write_text(json.dumps(redact(record), indent=2, default=str))

@@ -11,6 +11,7 @@ from torch.nn import functional as F
 from torchmetrics import MaxMetric, MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
+from seqvision.tasks import epoch_metrics
 from seqvision.tasks.optim import configure_optimizers
 
 
@@ -64,6 +65,12 @@ class ClassificationTask(pl.LightningModule):
 
     def test_step(self, batch, batch_idx: int) -> None:
         self._step(batch, "test")
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        epoch_metrics.save(self, checkpoint)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        epoch_metrics.load(self, checkpoint)
 
     def configure_optimizers(self):
         return configure_optimizers(self, self.optimizer_cfg, self.scheduler_cfg)

@@ -1,0 +1,10 @@
+"""Stand-ins for modules that live on other branches, shaped exactly like the real ones."""
+
+from seqvision.data.digits import DigitsDataModule
+
+
+class ClipDigitsDataModule(DigitsDataModule):
+    """Digits presented as 4-frame clips ``(T, C, H, W)``: what a video data module publishes.
+    Only the shape matters here; compat checks run before any sample is read."""
+
+    input_shape = (4, 1, 28, 28)

@@ -1,0 +1,146 @@
+"""Every bad command fails before any work, with one line: what is wrong, what is valid, a fix.
+
+Most cases run in-process (compose the config, call ``seqvision.run.train``) to keep the file
+fast; a handful go through the real CLI to check the exit status (2), the single ``error:``
+line and the absence of a traceback. Each case also checks that no checkpoint or
+``results.json`` was left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+
+import pytest
+from conftest import ROOT, run_train
+
+from seqvision.errors import ConfigError, DataError, UserError
+
+BASE = ["trainer.max_epochs=1", "data.limit=64", "logger=csv"]
+
+# (id, overrides, a fragment the one-line message must contain)
+IN_PROCESS = [
+    ("negative-lr", ["optimizer.lr=-0.1"], "optimizer.lr=-0.1 is out of range"),
+    ("zero-lr", ["optimizer.lr=0"], "optimizer.lr=0"),
+    ("lr-not-a-number", ["optimizer.lr=fast"], "is not a number"),
+    ("dropout-one", ["model.net.dropout=1.0"], "model.net.dropout=1.0"),
+    ("dropout-above-one", ["model.net.dropout=1.5"], "model.net.dropout=1.5"),
+    ("depth-negative", ["model.net.num_layers=-2"], "model.net.num_layers=-2"),
+    ("depth-float", ["model.net.num_layers=2.5"], "is not an integer"),
+    ("batch-size-float", ["data.batch_size=1.5"], "data.batch_size=1.5 is not an integer"),
+    ("batch-size-negative", ["data.batch_size=-8"], "data.batch_size=-8"),
+    ("val-fraction-zero", ["data.val_fraction=0"], "data.val_fraction=0"),
+    ("val-fraction-one", ["data.val_fraction=1.0"], "data.val_fraction=1.0"),
+    ("val-fraction-negative", ["data.val_fraction=-0.2"], "data.val_fraction=-0.2"),
+    ("limit-zero", ["data.limit=0"], "data.limit=0"),
+    ("max-epochs-zero", ["trainer.max_epochs=0"], "trainer.max_epochs=0"),
+    ("precision-unknown", ["trainer.precision=fp8"], "trainer.precision='fp8'"),
+    ("accelerator-unknown", ["trainer.accelerator=quantum"], "trainer.accelerator='quantum'"),
+    ("accelerator-absent", ["trainer.accelerator=mps"], "trainer:"),
+    ("accelerator-needs-package", ["trainer.accelerator=tpu"], "trainer:"),
+    ("clip-negative", ["trainer.gradient_clip_val=-1"], "trainer.gradient_clip_val=-1"),
+    ("clip-algorithm", ["trainer.gradient_clip_algorithm=clip"], "norm or value"),
+    ("deterministic-not-bool", ["trainer.deterministic=maybe"], "valid: true, false or warn"),
+    ("weight-decay-negative", ["optimizer.weight_decay=-1"], "optimizer.weight_decay=-1"),
+    ("momentum-one", ["optimizer=sgd", "optimizer.momentum=1.0"], "optimizer.momentum=1.0"),
+    ("scheduler-interval", ["scheduler.interval=batch"], "step or epoch"),
+    ("task-name-slash", ["task_name=a/b"], "task_name='a/b'"),
+    ("nothing-to-do", ["train=false", "test=false"], "nothing to do"),
+    ("eval-without-ckpt", ["train=false"], "needs a checkpoint"),
+    ("ckpt-missing", ["ckpt_path=/nonexistent/last.ckpt"], "no such file"),
+    ("mid-epoch-ckpt-negative", ["callbacks.mid_epoch_checkpoint.every_n_train_steps=-5"], "every_n_train_steps=-5"),
+    ("required-root", ["data=image_folder"], "data.root is required"),
+    ("patch-size", ["+model.net.patch_size=5"], "does not divide the 28x28 images"),
+    ("clips-into-image-model", ["data._target_=fakes.ClipDigitsDataModule"], "valid models for this data"),
+    ("unknown-task-option", ["+model.task.gamma=2"], "model.task.gamma is not an option of the classify task"),
+    ("unknown-cell", ["+model.net.cell=lstmx"], "is not a known recurrent cell"),
+]
+
+
+@pytest.fixture
+def cells_module(monkeypatch):
+    """The nets branch adds ``seqvision.nets.cells``; where it is absent, a stand-in with the same
+    two names lets the schema's cell rule be exercised (the rule reads only CELLS and CELL_ALIASES)."""
+    try:
+        import seqvision.nets.cells  # noqa: F401
+    except ImportError:
+        fake = types.ModuleType("seqvision.nets.cells")
+        fake.CELLS = ("lstm", "gru", "cifg")
+        fake.CELL_ALIASES = {"np": "lstm"}
+        monkeypatch.setitem(sys.modules, "seqvision.nets.cells", fake)
+
+
+def _assert_no_outputs(run_dir, allow_failed_record: bool = False):
+    """No checkpoint, no temporary file; a ``results.json`` only as a complete 'failed' record
+    (data errors surface in the data module's ``prepare_data``, once the trainer exists)."""
+    assert not (run_dir / "checkpoints").exists(), "a failed command must not write checkpoints"
+    assert not list(run_dir.rglob("*.tmp*")) if run_dir.exists() else True
+    if allow_failed_record and (run_dir / "results.json").exists():
+        record = json.loads((run_dir / "results.json").read_text())
+        assert record["status"] == "failed" and "DataError" in record["error"]
+    else:
+        assert not (run_dir / "results.json").exists()
+
+
+@pytest.mark.parametrize("case", IN_PROCESS, ids=[c[0] for c in IN_PROCESS])
+def test_bad_input_in_process(case, compose_cfg, cells_module, tmp_path, monkeypatch):
+    from seqvision.run import train
+
+    monkeypatch.syspath_prepend(str(ROOT / "tests"))
+    _, overrides, fragment = case
+    cfg = compose_cfg([*BASE, *overrides])
+    with pytest.raises(UserError) as info:
+        train(cfg)
+    message = str(info.value)
+    assert isinstance(info.value, (ConfigError, DataError))
+    assert len(message.splitlines()) == 1, message
+    assert fragment in message, message
+    assert "e.g." in message or "Fix:" in message, f"no example fix in: {message}"
+    _assert_no_outputs(tmp_path / "run")
+
+
+def test_missing_dataset_is_a_data_error(compose_cfg, tmp_path):
+    from seqvision.run import train
+
+    cfg = compose_cfg([*BASE, "data=mnist", f"data.root={tmp_path / 'empty'}", "data.download=false"])
+    with pytest.raises(DataError) as info:
+        train(cfg)
+    assert "MNIST not found under" in str(info.value) and "data=digits" in str(info.value)
+    _assert_no_outputs(tmp_path / "run", allow_failed_record=True)
+
+
+CLI = [
+    ("lr-not-a-number", ["optimizer.lr=abc"], "optimizer.lr='abc' is not a number"),
+    ("seed-not-an-int", ["seed=x"], "seed='x' is not an integer"),
+    ("depth-zero", ["model.net.num_layers=0"], "model.net.num_layers=0 is out of range"),
+    ("batch-size-zero", ["data.batch_size=0"], "data.batch_size=0 is out of range"),
+    ("unknown-key", ["optimizer.lrr=0.1"], "optimizer.lrr is not a config key; valid keys under optimizer"),
+    ("unknown-option", ["data=imagenet"], "data=imagenet is not an option of data; valid: "),
+    ("override-syntax", ["optimizer.lr==0.1"], "cannot parse the override"),
+    ("resume-no-folder", ["resume=/nonexistent/run"], "no such run folder"),
+    ("patch-size", ["+model.net.patch_size=6"], "model.net.patch_size=6 does not divide"),
+]
+SLOW_CLI = {"patch-size"}  # imports torch and builds the data module: about 25 s on a shared CPU
+
+
+@pytest.mark.parametrize("overrides,fragment", [
+    pytest.param(o, f, id=n, marks=[pytest.mark.slow] if n in SLOW_CLI else []) for n, o, f in CLI])
+def test_bad_input_cli(overrides, fragment, tmp_path):
+    run_dir = tmp_path / "run"
+    proc = run_train([*BASE, *overrides, f"hydra.run.dir={run_dir}"], timeout=240)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 2, output
+    assert "Traceback" not in output
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, proc.stderr
+    assert fragment in errors[0], errors[0]
+    assert "e.g." in errors[0]
+    assert proc.stderr.strip().splitlines()[-1] == errors[0], "the error line is the last thing printed"
+    _assert_no_outputs(run_dir)
+
+
+def test_full_error_shows_the_traceback(tmp_path):
+    proc = run_train([*BASE, "seed=x", f"hydra.run.dir={tmp_path / 'run'}"], HYDRA_FULL_ERROR="1", timeout=240)
+    assert proc.returncode != 0
+    assert "Traceback" in proc.stderr and "ConfigError" in proc.stderr
