@@ -36,7 +36,7 @@ def test_ablation_knobs_share_names_across_models(tmp_path):
 
 def test_help_lists_groups_and_options():
     out = run_cli(["--help"], timeout=60).stdout
-    for line in ("model: cnn", "optimizer: adam, adamw, rmsprop, sgd", "scheduler: cosine, none, onecycle, step",
+    for line in ("model: attention, cnn, cnn_lstm, convlstm, row_lstm", "optimizer: adam, adamw, rmsprop, sgd", "scheduler: cosine, none, onecycle, step",
                  "trainer: cpu, ddp", "augmentation: cutout, flip_crop, none"):
         assert line in out
 

@@ -21,9 +21,36 @@ def _unique_suffix() -> str:
     return f"{time.time_ns() // 1000 % 1_000_000:06d}-{os.getpid()}"
 
 
+def _group(task_name: str) -> str:
+    from seqvision.sweep.trial import group
+
+    return group(task_name)
+
+
+def _trial_name(default=None):
+    from seqvision.sweep.trial import identity
+
+    return identity()["trial_name"] or default
+
+
+def _job_type(task_name: str) -> str:
+    from seqvision.sweep.trial import identity
+
+    return identity()["sweep"] or task_name
+
+
 def register_resolvers() -> None:
-    if not OmegaConf.has_resolver("sv.uid"):
-        OmegaConf.register_new_resolver("sv.uid", _unique_suffix, use_cache=True)
+    """``sv.uid`` makes folder names unique; ``sv.group``/``sv.trial_name``/``sv.job_type`` name
+    W&B runs after their sweep and overrides (see seqvision.sweep.trial)."""
+    for name, fn, cache in (("sv.uid", _unique_suffix, True), ("sv.group", _group, False),
+                            ("sv.trial_name", _trial_name, False), ("sv.job_type", _job_type, False)):
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, fn, use_cache=cache)
+
+
+# At import, not only in train.py: a Ray worker unpickles the task function without running
+# train.py, and must still resolve the run folder's ${sv.uid:}.
+register_resolvers()
 
 
 def _in_multirun() -> bool:
@@ -41,9 +68,9 @@ def run_or_exit(cfg: DictConfig) -> float | None:
     unless ``HYDRA_FULL_ERROR=1``); inside a multirun it is raised so the sweep records the
     trial as failed and goes on."""
     try:
-        from seqvision.run import train
+        from seqvision.sweep.runner import run_trial
 
-        return train(cfg)
+        return run_trial(cfg)
     except UserError as err:
         if os.environ.get("HYDRA_FULL_ERROR") == "1" or _in_multirun():
             raise

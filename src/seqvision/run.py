@@ -152,9 +152,14 @@ def train(cfg: DictConfig) -> float | None:
         for logger in loggers:
             logger.log_hyperparams(resolved)
 
+    from seqvision.sweep import resources, trial
+
+    hardware, me = resources.assigned(), trial.identity()
+    resources.apply_cpu_budget(hardware)
     started = time.time()
     results: dict[str, Any] = {"status": "running", "task_name": cfg.task_name, "seed": cfg.seed,
-                               "overrides": redact(_overrides()), "run_dir": str(output_dir)}
+                               "run_dir": str(output_dir), **redact(me), "overrides": redact(me["overrides"] or _overrides()),
+                               "resources": hardware, "started_at": started}
     try:
         if cfg.get("train", True):
             trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path)
@@ -179,6 +184,7 @@ def train(cfg: DictConfig) -> float | None:
         ckpt_cb = trainer.checkpoint_callback
         results.update(
             epochs=trainer.current_epoch, global_step=trainer.global_step, wall_time_s=round(time.time() - started, 3),
+            ended_at=time.time(),
             best_checkpoint=getattr(ckpt_cb, "best_model_path", None) or None,
             last_checkpoint=str(output_dir / "checkpoints" / "last.ckpt")
             if (output_dir / "checkpoints" / "last.ckpt").exists() else None,

@@ -162,10 +162,11 @@ def _cell_problems(cfg: DictConfig) -> list[str]:
     if cell is None:
         return []
     try:
-        from seqvision.nets.cells import CELL_ALIASES, CELLS
+        from seqvision.nets import cells
     except ImportError:
         return []
-    valid = tuple(CELLS) + tuple(CELL_ALIASES)
+    aliases = getattr(cells, "CELL_ALIASES", None) or getattr(cells, "ALIASES", {})  # nets names it ALIASES
+    valid = tuple(cells.CELLS) + tuple(aliases)
     if not isinstance(cell, str) or cell.lower() not in valid:
         return [f"model.net.cell={cell!r} is not a known recurrent cell; valid: {', '.join(valid)}; e.g. model.net.cell=cifg"]
     return []

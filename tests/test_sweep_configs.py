@@ -1,0 +1,170 @@
+"""Every sweep, experiment and launcher config composes into runnable trials; the W&B sweep
+YAML produces valid train.py overrides; the pieces of a DDP trial and of a SLURM requeue work."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from omegaconf import OmegaConf
+
+from sweeps_support import ROOT
+
+CONF = ROOT / "conf"
+SWEEPS = sorted(p.stem for p in (ROOT / "sweeps").glob("*.yaml"))
+EXPERIMENTS = sorted(p.stem for p in (ROOT / "experiments").glob("*.yaml"))
+
+
+def compose(overrides: list[str], hydra: bool = False):
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from seqvision.entry import register_resolvers
+
+    register_resolvers()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return hydra_compose("train", overrides=overrides, return_hydra_config=hydra)
+
+
+def _missing_groups(cfg_path: Path) -> list[str]:
+    """Config options a file names that this branch does not have (e.g. data=moving_mnist)."""
+    missing = []
+    for entry in OmegaConf.load(cfg_path).get("defaults", []):
+        if isinstance(entry, str) or not OmegaConf.is_dict(entry):
+            continue
+        for key, value in entry.items():
+            group = key.split()[-1].lstrip("/")
+            if group.startswith("hydra"):
+                continue
+            if not (CONF / group / f"{value}.yaml").is_file():
+                missing.append(f"{group}={value}")
+    return missing
+
+
+def test_the_ablations_of_the_issue_exist():
+    assert {"depth", "gates", "augmentation", "optimizer", "search"} <= set(SWEEPS)
+    assert len(EXPERIMENTS) >= 5
+
+
+@pytest.mark.parametrize("name", [s for s in SWEEPS if s != "search"])
+def test_grid_sweep_composes_and_each_corner_trial_is_valid(name):
+    from seqvision.schema import validate
+
+    missing = _missing_groups(ROOT / "sweeps" / f"{name}.yaml")
+    assert not missing, missing
+    cfg = compose([f"sweep={name}"], hydra=True)
+    params = cfg.hydra.sweeper.params
+    assert cfg.hydra.sweeper._target_.endswith("AblationSweeper")
+    assert "seed" in params and len(str(params.seed).split(",")) >= 2, "an ablation needs seeds"
+    axes = {k: str(v).split(",") for k, v in params.items()}
+    for group, values in axes.items():
+        if (CONF / group).is_dir():
+            for v in values:
+                assert (CONF / group / f"{v}.yaml").is_file(), f"{name}: {group}={v} does not exist"
+    combos = list(itertools.product(*([f"{k}={v}" for v in vs] for k, vs in axes.items())))
+    for combo in (combos[0], combos[-1]):
+        trial = compose([f"sweep={name}", *combo])
+        validate(trial)
+        assert trial.task_name == name and name in trial.tags
+
+
+def test_gates_covers_every_cell_on_row_lstm_and_convlstm():
+    cells = pytest.importorskip("seqvision.nets.cells")
+    params = compose(["sweep=gates"], hydra=True).hydra.sweeper.params
+    assert set(str(params["model.net.cell"]).split(",")) == set(cells.CELLS)
+    assert set(str(params.model).split(",")) == {"row_lstm", "convlstm"}
+    assert str(params.seed).split(",") == ["1", "2", "3"]
+
+
+def test_search_is_optuna_with_a_search_space_and_the_returned_metric():
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    cfg = compose(["sweep=search"], hydra=True)
+    sweeper = cfg.hydra.sweeper
+    assert sweeper._target_.endswith("SearchSweeper") and sweeper.direction == "maximize"
+    assert cfg.optimized_metric == "val/acc_best" and sweeper.max_failure_rate == 1.0
+    assert sweeper.storage.startswith("sqlite:///") and sweeper.storage.endswith("/optuna.db")
+    parsed = OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in sweeper.params.items()])
+    assert all(o.is_sweep_override() for o in parsed) and len(parsed) >= 4
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_experiment_composes_validates_and_cites_its_source(name):
+    from seqvision.schema import validate
+
+    path = ROOT / "experiments" / f"{name}.yaml"
+    text = path.read_text()
+    assert "arXiv:" in text or "doi" in text.lower(), f"{name} cites no source"
+    missing = _missing_groups(path)
+    if missing:
+        pytest.skip(f"{name} needs {', '.join(missing)} (another branch)")
+    cfg = compose([f"experiment={name}"])
+    assert cfg.task_name == name
+    validate(cfg)
+
+
+@pytest.mark.parametrize("launcher,expect", [
+    ("parallel", {"ray.remote.num_gpus": 1, "ray.remote.max_calls": 1, "ray.remote.max_retries": 0}),
+    ("parallel_cpu", {"ray.remote.num_gpus": 0, "ray.init.num_gpus": 0, "ray.remote.num_cpus": 1}),
+    ("slurm", {"gpus_per_node": 1, "max_num_timeout": 5, "additional_parameters.requeue": True}),
+])
+def test_launcher_configs(launcher, expect):
+    pytest.importorskip("hydra_plugins.hydra_ray_launcher" if launcher.startswith("parallel")
+                        else "hydra_plugins.hydra_submitit_launcher")
+    cfg = compose([f"hydra/launcher={launcher}"], hydra=True).hydra.launcher
+    for key, value in expect.items():
+        assert OmegaConf.select(cfg, key) == value, key
+
+
+def test_wandb_sweep_yaml_yields_valid_train_overrides():
+    from seqvision.schema import validate
+
+    spec = yaml.safe_load((ROOT / "sweeps" / "wandb" / "search.yaml").read_text())
+    assert spec["program"] == "train.py" and spec["metric"]["name"] == "val/acc_best"
+    assert "${args_no_hyphens}" in spec["command"]
+    fixed = [c for c in spec["command"] if "=" in c and not c.startswith("$")]
+    sample = []
+    for key, p in spec["parameters"].items():
+        value = p["values"][0] if "values" in p else p["min"]
+        sample.append(f"{key}={value}")
+    cfg = compose([*fixed, *sample])
+    validate(cfg)
+    assert "wandb" in cfg.logger
+
+
+def test_ddp_trial_command_reruns_exactly_this_trial_in_its_folder(tmp_path, monkeypatch):
+    from seqvision.sweep import ddp
+
+    monkeypatch.setattr(ddp, "identity", lambda: {"overrides": ["trainer=ddp_cpu", "seed=3", "model.net.width=8"]})
+    cfg = compose(["trainer=ddp_cpu", "seed=3", f"paths.output_dir={tmp_path}"])
+    assert ddp.num_processes(cfg) == 2
+    cmd = ddp.command(cfg, 2)
+    assert cmd[1:5] == ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
+    assert cmd[5].endswith("train.py") and "-m" not in cmd[6:] and "--multirun" not in cmd
+    assert cmd.count("seed=3") == 1 and "model.net.width=8" in cmd
+    assert f"hydra.run.dir={tmp_path}" in cmd and "hydra.output_subdir=null" in cmd
+    assert not ddp.needs_process_group(cfg)  # not a multirun: Lightning's own launcher is fine
+
+
+def test_slurm_requeue_turns_resume_on(monkeypatch):
+    from seqvision.sweep import trial
+
+    cfg = compose([])
+    monkeypatch.delenv("SLURM_RESTART_COUNT", raising=False)
+    assert not trial.wants_resume(cfg)
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "1")
+    assert trial.requeued() and trial.wants_resume(cfg)
+
+
+def test_a_ddp_rank_takes_its_trial_identity_from_the_environment(monkeypatch):
+    from seqvision.sweep import trial
+
+    me = {"sweep": "gates", "sweep_id": "x", "job_num": 4, "trial_name": "seed=1", "overrides": ["seed=1"]}
+    monkeypatch.setenv(trial.TRIAL_ENV, json.dumps(me))
+    assert trial.identity() == me and trial.group("train") == "gates/x"
