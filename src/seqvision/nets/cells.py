@@ -126,11 +126,6 @@ def lstm_spec(cell: str, peephole: bool | None = None) -> LSTMSpec | None:
     return spec
 
 
-def num_gate_blocks(cell: str) -> int:
-    name = resolve_cell(cell)
-    return {"gru": 3, "rnn": 1}.get(name) or len(LSTM_SPECS[name].gates)
-
-
 # ----------------------------------------------------------------------------------------------
 # Gating math shared by the dense and the conv form (channel axis = dim 1). Reference path:
 # plain autograd, used by ``step()``, the conv layers, the compile path, and as test oracle.
