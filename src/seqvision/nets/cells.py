@@ -41,11 +41,15 @@ so one sigmoid call covers them. GRU blocks are torch's ``(r, z, n)``. Biases: o
 (torch's ``b_ih + b_hh``); GRU keeps ``bias_hn`` separate because it sits inside ``r * (...)``.
 
 Speed (dense form): ``lstm``/``gru``/``rnn`` in ``RecurrentStack`` run the fused cuDNN/oneDNN
-``nn.LSTM/GRU/RNN``. The other variants project all time steps in one matmul and run only the
-recurrence in Python, inside a custom autograd Function with hand-written BPTT: the forward loop
-records no autograd graph, writes into preallocated buffers, and the backward loop does one
-``mm`` per step; weight gradients are one matmul over all steps after the loop. See
-``benchmarks/cells.py`` for the measured cost relative to ``nn.LSTM``.
+``nn.LSTM/GRU/RNN``. The other variants run a custom autograd Function with hand-written BPTT
+(``_LSTMSequence``): the input projection of all steps is one batched matmul, the forward loop
+records no autograd graph and works in place on preallocated feature-major buffers (every gate
+block a contiguous ``(H, B)`` tile), the backward loop does one ``addmm_`` per step, and the
+weight gradients are one batched matmul over all steps. What remains above ``nn.LSTM`` is the
+~7-15 separate elementwise kernels per step (memory passes that oneDNN fuses into one) and, for
+``fgr``, its extra 3H x 3H gate recurrence (2.85x the multiply-adds of an LSTM). The optional
+``compile=True`` path (an autograd loop over a ``torch.compile``-d step) is slower than this on
+CPU. Measured figures: ``benchmarks/RESULTS_cells.md``.
 """
 
 from __future__ import annotations
