@@ -13,6 +13,7 @@ mean/std normalization, because prediction targets are frames in [0, 1] (BCE nee
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from pathlib import Path
@@ -47,9 +48,9 @@ def load_digit_bank(source: str, root: Path, train: bool, download: bool = False
                     "data.download=true", root / "MNIST" / "raw")
         source = "digits"
     if source == "digits":
-        from seqvision.data.digits import SPLIT_SEED, TEST_FRACTION, load_digits_28
+        from seqvision.data.digits import SPLIT_SEED, TEST_FRACTION
 
-        x, y = load_digits_28()
+        x, y = _bundled_digits()
         order = torch.randperm(len(x), generator=torch.Generator().manual_seed(SPLIT_SEED))
         n_test = int(len(x) * TEST_FRACTION)
         idx = order[n_test:] if train else order[:n_test]
@@ -63,6 +64,13 @@ def load_digit_bank(source: str, root: Path, train: bool, download: bool = False
                         f"fix: data.root=<folder holding MNIST/raw>, data.download=true with network access, "
                         f"or data.source=digits to run offline") from err
     return ds.data.to(torch.uint8), ds.targets.long(), "mnist"
+
+
+@functools.lru_cache(maxsize=1)
+def _bundled_digits() -> tuple[torch.Tensor, torch.Tensor]:
+    from seqvision.data.digits import load_digits_28
+
+    return load_digits_28()
 
 
 class NpySequences:
