@@ -27,11 +27,11 @@ log = logging.getLogger(__name__)
 
 KINDS = ("image", "video", "predict")
 
-# net module of the yaml's _target_ -> (model name, {kind: variant class})
+# net module of the yaml's _target_ -> (model name, {kind: variant class, or None: the yaml's class itself})
 VARIANTS: dict[str, tuple[str, dict[str, str]]] = {
     "seqvision.nets.cnn": ("cnn", {"video": "seqvision.nets.video_cnn.FrameAveragingCNN",
                                    "predict": "seqvision.nets.stacked_frames.StackedFramesPredictor"}),
-    "seqvision.nets.convlstm": ("convlstm", {"video": "seqvision.nets.convlstm_video.ConvLSTMVideoClassifier",
+    "seqvision.nets.convlstm": ("convlstm", {"video": None,  # ConvLSTMNet reads (B, T, C, H, W) itself
                                              "predict": "seqvision.nets.convlstm_forecaster.EncoderForecaster"}),
     "seqvision.nets.cnn_rnn": ("cnn_lstm", {"video": "seqvision.nets.lrcn.LRCN",
                                             "predict": "seqvision.nets.cnn_rnn_predictor.CNNRNNPredictor"}),
@@ -71,7 +71,7 @@ def resolve(target: str, kind: str) -> str:
     if module not in VARIANTS or kind not in VARIANTS[module][1]:
         raise ConfigError(f"model with net {target} has no {what} variant; valid models for this data: "
                           f"{_supporting(kind)}; e.g. model=convlstm")
-    return VARIANTS[module][1][kind]
+    return VARIANTS[module][1][kind] or target
 
 
 def _import(path: str):
