@@ -25,7 +25,7 @@ def compose_cfg(tmp_path):
         with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
             return compose("train", overrides=[f"paths.output_dir={tmp_path / 'run'}", "logger=csv",
                                                "callbacks.rich_progress_bar=null", "callbacks.model_summary=null",
-                                               "trainer.enable_progress_bar=false", "+trainer.enable_model_summary=false",
+                                               "+trainer.enable_progress_bar=false", "+trainer.enable_model_summary=false",
                                                "trainer.num_sanity_val_steps=0", *overrides])
 
     return make
