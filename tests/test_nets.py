@@ -96,3 +96,21 @@ def test_bad_knobs_fail_clearly():
         RowRNN((1, 28, 28), 10, readout="max")
     with pytest.raises(ValueError, match="hidden_channels"):
         ConvLSTMNet((1, 28, 28), 10, num_layers=2, hidden_channels=[8])
+
+
+@pytest.mark.parametrize("config", ["row_lstm", "cnn_lstm", "convlstm", "attention"])
+def test_model_configs_list_every_knob(config):
+    """conf/model/*.yaml name every constructor knob (at its default) and instantiate."""
+    import importlib
+    import inspect
+    from pathlib import Path
+
+    import yaml
+
+    path = Path(__file__).resolve().parents[1] / "conf" / "model" / f"{config}.yaml"
+    net = dict(yaml.safe_load(path.read_text())["net"])
+    mod, name = net.pop("_target_").rsplit(".", 1)
+    cls = getattr(importlib.import_module(mod), name)
+    params = inspect.signature(cls).parameters
+    assert set(net) == set(params) - {"input_shape", "num_classes"}
+    assert all(params[k].default == v for k, v in net.items())
