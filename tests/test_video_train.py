@@ -16,9 +16,9 @@ def _results(cfg) -> dict:
 
 
 def test_frame_prediction_trains_and_reports_the_baseline(compose_cfg):
-    cfg = compose_cfg("data=moving_mnist", "model=cnn", "data.source=digits", "data.train_size=8",
+    cfg = compose_cfg("data=moving_mnist", "model=convlstm", "data.source=digits", "data.train_size=8",
                       "data.val_size=4", "data.test_size=4", "data.batch_size=4", "model.net.num_layers=1",
-                      "model.net.width=8", *TINY)
+                      "model.net.hidden_channels=4", "+model.net.patch_size=8", "+model.task.loss=bce", *TINY)
     value = train(cfg)
     res = _results(cfg)
     assert res["status"] == "completed" and cfg.optimized_metric == "val/mse_best" and value == res["metrics"]["val/mse_best"]
@@ -30,8 +30,8 @@ def test_frame_prediction_trains_and_reports_the_baseline(compose_cfg):
 
 def test_video_classification_trains_on_a_folder_of_clips(compose_cfg, clip_folder):
     cfg = compose_cfg("data=video_folder", f"data.root={clip_folder}", "data.num_frames=4", "data.image_size=16",
-                      "data.num_workers=0", "data.batch_size=2", "model=cnn", "model.net.num_layers=1",
-                      "model.net.width=8", *TINY)
+                      "data.num_workers=0", "data.batch_size=2", "model=cnn_lstm", "model.net.stem_layers=1",
+                      "model.net.stem_width=8", "model.net.hidden_size=8", "model.net.cell=cifg", *TINY)
     train(cfg)
     res = _results(cfg)
     assert res["status"] == "completed" and "test/acc" in res["metrics"]

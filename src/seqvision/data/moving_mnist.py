@@ -180,7 +180,7 @@ class MovingMNISTDataModule(pl.LightningDataModule):
             if self.limit:
                 test = _Head(test, self.limit)
             self.splits["test"] = test
-        log.info("moving_mnist: %s digits; train %d sequences per epoch, val %d, test %d%s", name,
+        log.info("moving_mnist: digits from %s; train %d sequences per epoch, val %d, test %d%s", name,
                  self.sizes["train"], self.sizes["val"], len(self.splits["test"]),
                  f" from {self.test_file}" if self.test_file else "")
 
