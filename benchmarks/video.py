@@ -128,7 +128,10 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--steps", type=int, default=2, help="timed steps per model per round")
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch intra-op threads (1: on a shared 2-core machine, 2 threads spin-wait 10x slower)")
     args = p.parse_args()
+    torch.set_num_threads(args.threads)
     if args.part in ("pipeline", "all"):
         bench_pipeline(args)
     if args.part in ("models", "all"):
