@@ -69,7 +69,7 @@ def bench_pipeline(args) -> None:
                   f"[{args.num_frames} frames x {args.image_size}px, stride {args.stride}, {args.workers} workers]")
 
 
-def model_net(name: str, t_in: int, t_out: int, size: int):
+def model_net(name: str, t_in: int, t_out: int, size: int, overrides: list[str] = ()):
     from types import SimpleNamespace
 
     from omegaconf import OmegaConf
@@ -77,6 +77,12 @@ def model_net(name: str, t_in: int, t_out: int, size: int):
     from seqvision.nets.variants import build
 
     cfg = OmegaConf.load(ROOT / "conf" / "model" / f"{name}.yaml").net
+    OmegaConf.set_struct(cfg, False)
+    for item in overrides:  # "attention.patch_size=8"
+        key, value = item.split("=", 1)
+        model, knob = key.split(".", 1)
+        if model == name:
+            cfg[knob] = __import__("yaml").safe_load(value)
     data = SimpleNamespace(task="predict", input_shape=(t_in, 1, size, size), num_classes=0, output_frames=t_out)
     return build(cfg, data)
 
@@ -88,7 +94,7 @@ def bench_models(args) -> None:
     x = (torch.rand(args.batch_size, 20, 1, 64, 64) > 0.95).float()
     nets, opts, tasks = {}, {}, {}
     for name in args.models:
-        nets[name] = model_net(name, 10, 10, 64)
+        nets[name] = model_net(name, 10, 10, 64, args.set)
         opts[name] = torch.optim.Adam(nets[name].parameters(), 1e-3)
         tasks[name] = FramePredictionTask(nets[name], optimizer=None, loss="mse")
 
@@ -128,6 +134,8 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--steps", type=int, default=2, help="timed steps per model per round")
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--set", nargs="*", default=[], metavar="MODEL.KNOB=VALUE",
+                   help="change a model's knob, e.g. attention.patch_size=8 convlstm.patch_size=8")
     p.add_argument("--threads", type=int, default=1,
                    help="torch intra-op threads (1: on a shared 2-core machine, 2 threads spin-wait 10x slower)")
     args = p.parse_args()

@@ -206,8 +206,9 @@ class VideoFolderDataModule(ImageDataModule):
                 self.skipped[kind] += 1
                 examples[kind].append(f"{clip.relative_to(self.root)} ({why.split(': ', 1)[1]})")
             if not items:
-                raise DataError(f"video_folder: no usable clip in the {split} split ({dict(self.skipped)} skipped); "
-                                f"fix the clips, or lower data.num_frames / data.stride")
+                first = "; ".join(f"{k}: {v[0]}" for k, v in examples.items() if v)
+                raise DataError(f"video_folder: no usable clip in the {split} split ({dict(self.skipped)} skipped; "
+                                f"{first}); fix the clips, or lower data.num_frames / data.stride")
             self.datasets[split] = ClipDataset(items, self.num_frames, self.stride, self.image_size, self.channels)
         if self.skipped:
             total = sum(len(d) for d in self.datasets.values()) + sum(self.skipped.values())
