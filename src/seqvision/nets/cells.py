@@ -41,11 +41,15 @@ so one sigmoid call covers them. GRU blocks are torch's ``(r, z, n)``. Biases: o
 (torch's ``b_ih + b_hh``); GRU keeps ``bias_hn`` separate because it sits inside ``r * (...)``.
 
 Speed (dense form): ``lstm``/``gru``/``rnn`` in ``RecurrentStack`` run the fused cuDNN/oneDNN
-``nn.LSTM/GRU/RNN``. The other variants project all time steps in one matmul and run only the
-recurrence in Python, inside a custom autograd Function with hand-written BPTT: the forward loop
-records no autograd graph, writes into preallocated buffers, and the backward loop does one
-``mm`` per step; weight gradients are one matmul over all steps after the loop. See
-``benchmarks/cells.py`` for the measured cost relative to ``nn.LSTM``.
+``nn.LSTM/GRU/RNN``. The other variants run a custom autograd Function with hand-written BPTT
+(``_LSTMSequence``): the input projection of all steps is one batched matmul, the forward loop
+records no autograd graph and works in place on preallocated feature-major buffers (every gate
+block a contiguous ``(H, B)`` tile), the backward loop does one ``addmm_`` per step, and the
+weight gradients are one batched matmul over all steps. What remains above ``nn.LSTM`` is the
+~7-15 separate elementwise kernels per step (memory passes that oneDNN fuses into one) and, for
+``fgr``, its extra 3H x 3H gate recurrence (2.85x the multiply-adds of an LSTM). The optional
+``compile=True`` path (an autograd loop over a ``torch.compile``-d step) is slower than this on
+CPU. Measured figures: ``benchmarks/RESULTS_cells.md``.
 """
 
 from __future__ import annotations
@@ -126,11 +130,6 @@ def lstm_spec(cell: str, peephole: bool | None = None) -> LSTMSpec | None:
     return spec
 
 
-def num_gate_blocks(cell: str) -> int:
-    name = resolve_cell(cell)
-    return {"gru": 3, "rnn": 1}.get(name) or len(LSTM_SPECS[name].gates)
-
-
 # ----------------------------------------------------------------------------------------------
 # Gating math shared by the dense and the conv form (channel axis = dim 1). Reference path:
 # plain autograd, used by ``step()``, the conv layers, the compile path, and as test oracle.
@@ -207,31 +206,33 @@ _tanh_bwd_ = torch.ops.aten.tanh_backward.grad_input
 
 
 class _LSTMSequence(torch.autograd.Function):
-    """Recurrence of an LSTM-family cell over feature-major projections ``xp (T, G*H, B)``.
+    """Input projection + recurrence of an LSTM-family cell, feature-major: ``x (T, I, B)``.
 
     Feature-major (each step's pre-activations are ``(G*H, B)``) makes every gate block a
     contiguous ``(H, B)`` tensor: strided views fall off the vectorized kernels (``tanh`` on a
-    column slice of a ``(B, 4H)`` matrix is ~5x slower on CPU). Forward: per step one ``addmm``
-    (+ one for fgr) and in-place activations on preallocated buffers, no autograd graph.
-    Backward: per step elementwise gradient ops and one ``mm`` back into h'; gradients of R, R_q
-    and the peepholes are single reductions over all steps afterwards. States are ``(H, B)``.
-    Not twice differentiable.
+    column slice of a ``(B, 4H)`` matrix is ~5x slower on CPU). Forward: the input projection of
+    all steps is one ``baddbmm`` straight into the activation buffer, then per step one in-place
+    ``addmm_`` (+ one for fgr) and in-place activations; no autograd graph, no per-step
+    allocation. Backward: per step elementwise gradient ops and one ``addmm_`` that adds R^T dA
+    into the (cloned) incoming gradient of h'; the gradients of W, R, R_q, b and the peepholes
+    are single reductions over all steps afterwards. States are ``(H, B)``. Not twice
+    differentiable.
     """
 
     @staticmethod
-    def forward(ctx, xp, h0, c0, q0, w_hh, w_gg, peep, spec: LSTMSpec):
-        T, G, B = xp.shape
-        H = h0.shape[0]
+    def forward(ctx, x, w_ih, bias, h0, c0, q0, w_hh, w_gg, peep, spec: LSTMSpec):
+        T, _, B = x.shape
+        G, H = w_hh.shape
         k, S = len(spec.prev_peep), spec.n_sigmoid
         has_i, has_f, has_o = "i" in spec.gates, "f" in spec.gates, "o" in spec.gates
         op = spec.peephole and has_o
-        acts = xp.new_empty(T, G, B)  # gate activations
-        out = xp.new_empty(T, H, B)
-        cs = xp.new_empty(T + 1, H, B)
+        acts = torch.baddbmm(bias.view(1, G, 1), w_ih.expand(T, G, -1), x)  # pre-activations -> activations
+        out = x.new_empty(T, H, B)
+        cs = x.new_empty(T + 1, H, B)
         cs[0] = c0
-        ys = xp.new_empty(T, H, B) if spec.output_act else cs[1:]
+        ys = x.new_empty(T, H, B) if spec.output_act else cs[1:]
         # Per-step views, made by a few C++ calls instead of slicing inside the loop.
-        a_t, x_t, out_t, c_t, y_t = acts.unbind(0), xp.unbind(0), out.unbind(0), cs.unbind(0), ys.unbind(0)
+        a_t, out_t, c_t, y_t = acts.unbind(0), out.unbind(0), cs.unbind(0), ys.unbind(0)
         sig_t, g_t = acts[:, : S * H].unbind(0), acts[:, S * H:].unbind(0)
         i_t = acts[:, :H].unbind(0) if has_i else None
         fo = H if has_i else 0
@@ -243,7 +244,7 @@ class _LSTMSequence(torch.autograd.Function):
         p_o = peep[k].unsqueeze(-1) if op else None  # (H, 1)
         h_prev, q_prev = h0, q0
         for t in range(T):
-            torch.addmm(x_t[t], w_hh, h_prev, out=a_t[t])
+            a_t[t].addmm_(w_hh, h_prev)
             if spec.fgr:
                 sig_t[t].addmm_(w_gg, q_prev)
                 q_prev = sig_t[t]
@@ -270,8 +271,8 @@ class _LSTMSequence(torch.autograd.Function):
                 out_t[t].copy_(y)
             h_prev = out_t[t]
         ctx.spec, ctx.acts, ctx.cs, ctx.ys = spec, acts, cs, ys
-        ctx.save_for_backward(h0, q0, w_hh, w_gg, peep, out)
-        q_last = acts[-1, : 3 * H].clone() if spec.fgr else xp.new_empty(0)
+        ctx.save_for_backward(x, w_ih, h0, q0, w_hh, w_gg, peep, out)
+        q_last = acts[-1, : 3 * H].clone() if spec.fgr else x.new_empty(0)
         if not spec.fgr:
             ctx.mark_non_differentiable(q_last)
         return out, cs[-1].clone(), q_last
@@ -279,15 +280,16 @@ class _LSTMSequence(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g_out, g_c, g_q):
         spec, acts, cs, ys = ctx.spec, ctx.acts, ctx.cs, ctx.ys
-        h0, q0, w_hh, w_gg, peep, out = ctx.saved_tensors
+        x, w_ih, h0, q0, w_hh, w_gg, peep, out = ctx.saved_tensors
         T, G, B = acts.shape
         H = h0.shape[0]
         k, S = len(spec.prev_peep), spec.n_sigmoid
         has_i, has_f, has_o = "i" in spec.gates, "f" in spec.gates, "o" in spec.gates
         op = spec.peephole and has_o
         dA = torch.empty_like(acts)  # gradients w.r.t. pre-activations
-        g_out = torch.zeros_like(out) if g_out is None else g_out.contiguous()
-        d_t, go_t, c_t, y_t = dA.unbind(0), g_out.unbind(0), cs.unbind(0), ys.unbind(0)
+        # dh_t = g_out[t] + R^T dA_{t+1}: accumulate in place into a private copy of g_out
+        dh_buf = torch.zeros_like(out) if g_out is None else g_out.clone(memory_format=torch.contiguous_format)
+        d_t, dh_t, c_t, y_t = dA.unbind(0), dh_buf.unbind(0), cs.unbind(0), ys.unbind(0)
         dsig_t, dg_t, g_t = dA[:, : S * H].unbind(0), dA[:, S * H:].unbind(0), acts[:, S * H:].unbind(0)
         i_t = acts[:, :H].unbind(0) if has_i else None
         di_t = dA[:, :H].unbind(0) if has_i else None
@@ -300,16 +302,15 @@ class _LSTMSequence(torch.autograd.Function):
         nb = k if op else S
         dblk_t, blk_t = dA[:, : nb * H].unbind(0), acts[:, : nb * H].unbind(0)
         dpif_t = dA[:, : k * H].unflatten(1, (k, H)).unbind(0) if k else None
-        p_if = peep[:k].unsqueeze(-1) if k else None
+        p_ifs = peep[:k].unsqueeze(-1).unbind(0) if k else ()
         p_o = peep[k].unsqueeze(-1) if op else None
         w_hh_t = w_hh.t()
         w_gg_t = w_gg.t() if spec.fgr else None
-        dh = torch.zeros_like(h0)
+        dh0 = torch.zeros_like(h0)
         dc = g_c.clone() if g_c is not None else torch.zeros_like(h0)
         dq = (g_q.clone() if g_q is not None else torch.zeros_like(q0)) if spec.fgr else None
         for t in range(T - 1, -1, -1):
-            dh = go_t[t] + dh
-            y, c_prev = y_t[t], c_t[t]
+            dh, y, c_prev = dh_t[t], y_t[t], c_t[t]
             if has_o:
                 torch.mul(dh, y, out=do_t[t])
                 dy = dh * o_t[t]
@@ -341,30 +342,34 @@ class _LSTMSequence(torch.autograd.Function):
                 dc_new = dc * f_t[t]
             else:
                 dc_new = dc
-            if k == 1:
-                dc_new.addcmul_(dpif_t[t][0], p_if[0])
-            elif k:
-                dc_new += (dpif_t[t] * p_if).sum(0)
+            for j, p in enumerate(p_ifs):
+                dc_new.addcmul_(dpif_t[t][j], p)
             dc = dc_new
-            dh = torch.mm(w_hh_t, d_t[t])
+            (dh_t[t - 1] if t else dh0).addmm_(w_hh_t, d_t[t])
             if spec.fgr:
                 dq = torch.mm(w_gg_t, dsig_t[t])
         need = ctx.needs_input_grad
-        g_w_hh = g_w_gg = g_peep = None
-        if need[4]:  # sum_t dA_t h_{t-1}^T
+        g_x = g_w_ih = g_b = g_w_hh = g_w_gg = g_peep = None
+        if need[0]:
+            g_x = torch.matmul(w_ih.t(), dA)
+        if need[1]:  # sum_t dA_t x_t^T
+            g_w_ih = torch.bmm(dA, x.transpose(1, 2)).sum(0)
+        if need[2]:
+            g_b = dA.sum((0, 2))
+        if need[6]:  # sum_t dA_t h_{t-1}^T
             h_prev = torch.cat([h0.unsqueeze(0), out[:-1]])
             g_w_hh = torch.bmm(dA, h_prev.transpose(1, 2)).sum(0)
-        if spec.fgr and need[5]:
+        if spec.fgr and need[7]:
             q_prev = torch.cat([q0.unsqueeze(0), acts[:-1, : 3 * H]])
             g_w_gg = torch.bmm(dA[:, : 3 * H], q_prev.transpose(1, 2)).sum(0)
-        if spec.peephole and need[6]:
+        if spec.peephole and need[8]:
             rows = []
             if k:
                 rows.append((dA[:, : k * H].unflatten(1, (k, H)) * cs[:-1].unsqueeze(1)).sum((0, 3)))
             if op:
                 rows.append((dA[:, (S - 1) * H: S * H] * cs[1:]).sum((0, 2)).unsqueeze(0))
             g_peep = torch.cat(rows)
-        return dA, dh, dc, dq, g_w_hh, g_w_gg, g_peep, None
+        return g_x, g_w_ih, g_b, dh0, dc, dq, g_w_hh, g_w_gg, g_peep, None
 
 
 def _uniform_(params: Sequence[nn.Parameter], hidden: int) -> None:
@@ -436,8 +441,7 @@ class RecurrentCell(nn.Module):
         T, _, B = x.shape
         state = self.init_state(B, x) if state is None else tuple(state)
         if self.spec is not None and not self.compile:
-            xp = torch.baddbmm(self.bias.view(1, -1, 1), self.weight_ih.expand(T, -1, -1), x)
-            return self._run_fused(xp, state)
+            return self._run_fused(x, state)
         xp = self.project(x.transpose(1, 2))  # (T, B, G*H)
         outs = []
         for t in range(T):
@@ -445,16 +449,17 @@ class RecurrentCell(nn.Module):
             outs.append(h)
         return torch.stack(outs).transpose(1, 2), state
 
-    def _run_fused(self, xp, state):
+    def _run_fused(self, x, state):
         h0, c0 = state[0].t(), state[1].t()
         q0 = state[2].t() if self.spec.fgr else h0.new_zeros(0)
         params = (self.weight_hh, self.weight_gg, self.peephole)
-        if torch.is_autocast_enabled(xp.device.type):  # the preallocated buffers need one dtype
+        if torch.is_autocast_enabled(x.device.type):  # the preallocated buffers need one dtype
             dt = self.weight_hh.dtype
-            with torch.autocast(xp.device.type, enabled=False):
-                out, c, q = _LSTMSequence.apply(xp.to(dt), h0.to(dt), c0.to(dt), q0.to(dt), *params, self.spec)
+            with torch.autocast(x.device.type, enabled=False):
+                out, c, q = _LSTMSequence.apply(x.to(dt), self.weight_ih, self.bias, h0.to(dt), c0.to(dt),
+                                                q0.to(dt), *params, self.spec)
         else:
-            out, c, q = _LSTMSequence.apply(xp, h0, c0, q0, *params, self.spec)
+            out, c, q = _LSTMSequence.apply(x, self.weight_ih, self.bias, h0, c0, q0, *params, self.spec)
         h = out[-1].t()
         return out, ((h, c.t(), q.t()) if self.spec.fgr else (h, c.t()))
 

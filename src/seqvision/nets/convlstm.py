@@ -23,7 +23,7 @@ class ConvLSTMNet(nn.Module):
     def __init__(self, input_shape: Sequence[int], num_classes: int, num_layers: int = 2,
                  hidden_channels: int | Sequence[int] = 64, kernel_size: int = 3, cell: str = "vanilla",
                  peephole: bool | None = None, peephole_shape: str = "position", steps: int = 3,
-                 stem_layers: int = 1, stem_width: int = 32, norm: str = "batch", dropout: float = 0.1):
+                 stem_layers: int = 2, stem_width: int = 32, norm: str = "batch", dropout: float = 0.1):
         super().__init__()
         if num_layers < 1:
             raise ValueError(f"num_layers must be >= 1, got {num_layers}; example: num_layers: 2")
