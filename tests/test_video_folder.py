@@ -92,3 +92,43 @@ def test_no_folder_is_an_error(tmp_path):
 def test_all_clips_too_short_is_an_error_with_the_fix(clip_folder):
     with pytest.raises(DataError, match="num_frames"):
         _dm(clip_folder, num_frames=20, stride=2).setup()
+
+
+def test_hmdb51_split_files_are_used(clip_folder, tmp_path):
+    splits = tmp_path / "testTrainMulti_7030_splits"
+    splits.mkdir()
+    for cls in ("left", "right"):
+        names = sorted(p.name for p in (clip_folder / cls).iterdir())
+        ids = ["1", "1", "0", "2", "1"]  # 1 train, 2 test, 0 unused
+        (splits / f"{cls}_test_split1.txt").write_text("".join(f"{n} {i} \n" for n, i in zip(names, ids)))
+    dm = _dm(clip_folder, hmdb51_splits=str(splits), split_index=1)
+    dm.setup()
+    sizes = {k: len(v) for k, v in dm.datasets.items()}
+    assert sizes["test"] == 2 and sizes["train"] + sizes["val"] == 6  # the two "0" clips are unused
+    with pytest.raises(DataError, match="split2"):
+        _dm(clip_folder, hmdb51_splits=str(splits), split_index=2).setup()
+
+
+def test_kth_split_is_by_person(tmp_path):
+    from conftest import moving_square_clip
+
+    from seqvision.data.video_io import write_video
+
+    root = tmp_path / "kth"
+    for action in ("boxing", "walking"):
+        (root / action).mkdir(parents=True)
+        for person in (1, 2, 11, 12):
+            write_video(root / action / f"person{person:02d}_{action}_d1_uncomp.avi", moving_square_clip(24, 32, 1))
+    dm = _dm(root, kth_split=True, channels=1)
+    dm.setup()
+    persons = {k: sorted({p.name[:8] for p, _, _ in v.items}) for k, v in dm.datasets.items()}
+    assert persons == {"train": ["person11", "person12"], "val": ["person01"], "test": ["person02"]}
+    x, _ = next(iter(dm.train_dataloader()))
+    assert x.shape[2] == 1  # grey
+
+
+def test_two_official_splits_at_once_is_a_config_error(clip_folder, tmp_path):
+    from seqvision.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="choose one official split"):
+        _dm(clip_folder, kth_split=True, hmdb51_splits=str(tmp_path))

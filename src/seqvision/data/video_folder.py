@@ -1,8 +1,9 @@
 """``data=video_folder``: clips in ``root/<class>/<clip>.avi|mp4`` (UCF101, HMDB51, KTH after unpacking).
 
-Splits: the official lists when given (``train_list``/``test_list`` in UCF101's format, one
-``<class>/<clip>`` per line with an optional label that is ignored), else a seeded split per
-class (``test_fraction``); validation is carved from train either way (``val_fraction``).
+Splits: the official ones when asked for (``seqvision.data.video_splits``: UCF101's
+``train_list``/``test_list``, HMDB51's ``hmdb51_splits`` folder with ``split_index``, KTH's
+person split with ``kth_split``), else a seeded split per class (``test_fraction``);
+validation is carved from train (``val_fraction``) unless the split has its own (KTH).
 
 Each clip is decoded with PyAV once: ``num_frames`` frames ``stride`` apart around its middle,
 resized to ``image_size`` while converting, and cached as a uint8 ``(T, C, H, W)`` tensor file
@@ -73,7 +74,8 @@ class VideoFolderDataModule(ImageDataModule):
     """Video classification: batches are ``(B, num_frames, C, image_size, image_size)``, normalized on device."""
 
     def __init__(self, root: str, num_frames: int = 16, stride: int = 2, image_size: int = 112, channels: int = 3,
-                 train_list: str | None = None, test_list: str | None = None, test_fraction: float = 0.2,
+                 train_list: str | None = None, test_list: str | None = None, hmdb51_splits: str | None = None,
+                 split_index: int = 1, kth_split: bool = False, test_fraction: float = 0.2,
                  cache_dir: str | None = None, num_workers: int = 2, extensions: tuple[str, ...] = EXTENSIONS,
                  mean=(0.432, 0.395, 0.376), std=(0.228, 0.221, 0.217), **kwargs):
         for name, v in (("num_frames", num_frames), ("stride", stride), ("image_size", image_size)):
@@ -85,6 +87,11 @@ class VideoFolderDataModule(ImageDataModule):
             raise ConfigError(f"data.test_fraction={test_fraction} must lie in (0, 1); e.g. data.test_fraction=0.2")
         if (train_list is None) != (test_list is None):
             raise ConfigError("data.train_list and data.test_list go together (official splits); set both or neither")
+        if sum((train_list is not None, hmdb51_splits is not None, bool(kth_split))) > 1:
+            raise ConfigError("choose one official split: data.train_list/test_list (UCF101), data.hmdb51_splits "
+                              "(HMDB51) or data.kth_split=true (KTH)")
+        if split_index not in (1, 2, 3):
+            raise ConfigError(f"data.split_index={split_index!r}; valid: 1, 2, 3 (the official splits); e.g. data.split_index=1")
         self.num_frames, self.stride, self.image_size, self.channels = num_frames, stride, image_size, channels
         self.input_shape = (num_frames, channels, image_size, image_size)
         self.mean, self.std = tuple(mean), tuple(std)  # one value is repeated over the channels
@@ -92,6 +99,8 @@ class VideoFolderDataModule(ImageDataModule):
         super().__init__(root=root, download=False, **kwargs)
         self.extensions = tuple(e.lower() for e in extensions)
         self.lists = (resolve_root(train_list), resolve_root(test_list)) if train_list else None
+        self.hmdb51 = resolve_root(hmdb51_splits) if hmdb51_splits else None
+        self.split_index, self.kth_split = split_index, bool(kth_split)
         self.test_fraction, self.num_workers = test_fraction, int(num_workers)
         self.cache_root = resolve_root(cache_dir) if cache_dir else self.root / ".seqvision_cache"
         self.classes, self.clips = self._scan()
@@ -118,37 +127,30 @@ class VideoFolderDataModule(ImageDataModule):
             raise DataError(f"video_folder: only one class folder under {self.root}; classification needs two or more")
         return sorted(clips), clips
 
-    def _read_list(self, path: Path) -> list[Path]:
-        if not path.is_file():
-            raise DataError(f"video_folder: split list {path} not found; e.g. data.train_list=<ucfTrainTestlist>/trainlist01.txt")
-        out, missing = [], []
-        for line in path.read_text().splitlines():
-            if not line.strip():
-                continue
-            rel = line.split()[0]
-            clip = self.root / rel
-            (out if clip.is_file() else missing).append(clip)
-        if missing:
-            raise DataError(f"video_folder: {len(missing)} clip(s) of {path.name} are not under {self.root} "
-                            f"(first: {missing[0]}); is data.root the folder the list refers to?")
-        return out
-
     def _split_files(self) -> dict[str, list[Path]]:
+        from seqvision.data import video_splits
+
         rng = random.Random(self.split_seed)
         if self.lists:
-            train, test = self._read_list(self.lists[0]), self._read_list(self.lists[1])
+            split = video_splits.ucf101_lists(self.root, *self.lists)
+        elif self.hmdb51:
+            split = video_splits.hmdb51_splits(self.root, self.hmdb51, self.split_index, self.classes)
+        elif self.kth_split:
+            split = video_splits.kth_persons([c for name in self.classes for c in self.clips[name]])
         else:
-            train, test = [], []
+            split = {"train": [], "test": []}
             for name in self.classes:
                 files = list(self.clips[name])
                 rng.shuffle(files)
                 n_test = max(1, round(len(files) * self.test_fraction)) if len(files) > 1 else 0
-                test += files[:n_test]
-                train += files[n_test:]
-        train = sorted(train)
+                split["test"] += files[:n_test]
+                split["train"] += files[n_test:]
+        if "val" in split:
+            return {k: sorted(v) for k, v in split.items()}
+        train = sorted(split["train"])
         rng.shuffle(train)
         n_val = max(1, round(len(train) * self.val_fraction))
-        return {"train": sorted(train[n_val:]), "val": sorted(train[:n_val]), "test": sorted(test)}
+        return {"train": sorted(train[n_val:]), "val": sorted(train[:n_val]), "test": sorted(split["test"])}
 
     # -- caching ------------------------------------------------------------------------------
     @property
