@@ -73,6 +73,9 @@ def test_bad_values_are_config_errors():
         MovingMNISTDataModule(output_frames=0)
     with pytest.raises(ConfigError, match="num_digits"):
         LabelledMovingMNISTDataModule(num_digits=2)
+    with pytest.raises(ConfigError, match="augmentation=none"):
+        MovingMNISTDataModule(augment=torch.nn.Identity())
+    LabelledMovingMNISTDataModule(augment=torch.nn.Identity())  # clips of one label can be augmented
 
 
 def test_mnist_missing_is_a_data_error_with_the_fix(tmp_path):

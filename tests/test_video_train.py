@@ -51,3 +51,12 @@ def test_row_lstm_on_moving_mnist_is_a_config_error_before_training(compose_cfg)
                       "data.source=digits", *TINY)
     with pytest.raises(ConfigError, match="row_lstm has no meaning for frame prediction"):
         train(cfg)
+
+
+def test_a_data_error_in_a_data_module_constructor_surfaces_as_itself(compose_cfg, clip_folder):
+    from seqvision.errors import DataError
+
+    (clip_folder / "empty_class").mkdir()
+    cfg = compose_cfg("data=video_folder", f"data.root={clip_folder}", "model=cnn_lstm", *TINY)
+    with pytest.raises(DataError, match="empty_class"):
+        train(cfg)

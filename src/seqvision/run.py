@@ -16,7 +16,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from seqvision.errors import ConfigError
+from seqvision.errors import ConfigError, UserError
 from seqvision.schema import validate
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,12 @@ def build_datamodule(cfg: DictConfig):
     augment = None
     if cfg.get("augmentation") and cfg.augmentation.get("_target_"):
         augment = instantiate(cfg.augmentation)
-    return instantiate(cfg.data, augment=augment)
+    try:
+        return instantiate(cfg.data, augment=augment)
+    except Exception as err:  # Hydra wraps errors in constructors: surface a user error as itself
+        if isinstance(err.__cause__, UserError):
+            raise err.__cause__ from None
+        raise
 
 
 def build_net(cfg: DictConfig, datamodule):

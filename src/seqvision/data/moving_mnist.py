@@ -142,6 +142,11 @@ class MovingMNISTDataModule(pl.LightningDataModule):
                             f"mnist_test_seq.npy (torchvision MovingMNIST's root/MovingMNIST/); or data.test_file=null")
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size or batch_size
         self.split_seed, self.limit = split_seed, limit
+        if augment is not None and self.task == "predict":
+            raise ConfigError("augmentation is not applied to frame prediction (input and target frames would need "
+                              "one joint transform, and fresh sequences every epoch already avoid overfitting); "
+                              "use augmentation=none")
+        self.augment = augment
         self.input_shape = (input_frames, 1, image_size, image_size)
         self.splits: dict = {}
         self.digit_source = None
@@ -250,5 +255,10 @@ class LabelledMovingMNISTDataModule(MovingMNISTDataModule):
         return (self.splits[split], self.splits[split].labels())
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        """uint8 -> [0, 1] -> augmentation (training only; one draw per clip) -> MNIST normalization."""
         x, y = batch
-        return (x.float().div_(255.0) - 0.1307) / 0.3081, y
+        x = x.float().div_(255.0)
+        trainer = getattr(self, "trainer", None)
+        if self.augment is not None and trainer is not None and trainer.training:
+            x = self.augment(x)
+        return (x - 0.1307) / 0.3081, y
