@@ -16,7 +16,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from seqvision.errors import ConfigError
+from seqvision.errors import ConfigError, UserError
 from seqvision.schema import validate
 from seqvision.secrets import install_log_filter, redact, redacted_argv, scrub_files
 
@@ -29,15 +29,26 @@ def build_datamodule(cfg: DictConfig):
     augment = None
     if cfg.get("augmentation") and cfg.augmentation.get("_target_"):
         augment = instantiate(cfg.augmentation)
-    return instantiate(cfg.data, augment=augment)
+    try:
+        return instantiate(cfg.data, augment=augment)
+    except Exception as err:  # Hydra wraps errors in constructors: surface a user error as itself
+        if isinstance(err.__cause__, UserError):
+            raise err.__cause__ from None
+        raise
 
 
 def build_net(cfg: DictConfig, datamodule):
-    """The net is built for the data's shapes; a shape that cannot work is a config error."""
-    from hydra.utils import instantiate
+    """The net is built for the data's shapes; a shape that cannot work is a config error.
+
+    The data decides what ``model=<name>`` becomes (image classifier, video classifier or
+    frame predictor): see ``seqvision.nets.variants``.
+    """
+    from seqvision.nets.variants import build
 
     try:
-        return instantiate(cfg.model.net, input_shape=tuple(datamodule.input_shape), num_classes=datamodule.num_classes)
+        return build(cfg.model.net, datamodule)
+    except ConfigError:
+        raise
     except Exception as err:
         cause = err.__cause__ if err.__cause__ is not None else err
         if isinstance(cause, (ValueError, TypeError)):
@@ -60,8 +71,25 @@ def build_task(cfg: DictConfig, net, datamodule):
     if task == "predict":
         from seqvision.tasks.predict import FramePredictionTask
 
+        adapt_monitor(cfg, *FramePredictionTask.monitor, FramePredictionTask.best_metric)
         return FramePredictionTask(net, cfg.optimizer, cfg.get("scheduler"), **cfg.model.get("task", {}))
     raise ConfigError(f"data module {type(datamodule).__name__} has unknown task {task!r}")
+
+
+CLASSIFY_MONITOR, CLASSIFY_BEST = "val/acc", "val/acc_best"
+
+
+def adapt_monitor(cfg: DictConfig, monitor: str, mode: str, best: str) -> None:
+    """A task without accuracy (frame prediction) watches its own metric: checkpoints and early
+    stopping left at the classification default ``val/acc`` follow ``monitor``, and
+    ``optimized_metric`` left at ``val/acc_best`` becomes ``best``. Explicit choices are kept."""
+    for name in ("model_checkpoint", "early_stopping"):
+        node = OmegaConf.select(cfg, f"callbacks.{name}")
+        if isinstance(node, DictConfig) and node.get("monitor") == CLASSIFY_MONITOR:
+            node.monitor, node.mode = monitor, mode
+            log.info("callbacks.%s.monitor: %s (%s) for this task", name, monitor, mode)
+    if cfg.get("optimized_metric") == CLASSIFY_BEST:
+        cfg.optimized_metric = best
 
 
 def instantiate_group(group: DictConfig | None) -> list:

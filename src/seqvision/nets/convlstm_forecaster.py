@@ -1,0 +1,85 @@
+"""``model=convlstm`` for frame prediction: Shi et al. (2015)'s encoder-forecaster.
+
+The encoder, a stack of ``num_layers`` conv recurrent layers, reads the input frames; the
+forecaster, a second stack, starts from the encoder's final states (layer by layer) and runs
+``output_frames`` steps with no input; a 1x1 conv over the hidden states of *all* forecaster
+layers gives each predicted frame (the paper's output layer). ``patch_size`` is the paper's
+patch option: frames are cut into p x p patches and the patches stacked as channels
+(space-to-depth, ``pixel_unshuffle``), so the recurrence runs on (H/p, W/p) maps, p^2 times
+cheaper, and the output is put back with ``pixel_shuffle``. Every cell name works: ``cell`` and
+``num_layers`` mean what they mean for the ConvLSTM classifier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .cells import ConvRecurrentCell
+
+
+def stack_widths(hidden_channels: int | Sequence[int], num_layers: int) -> list[int]:
+    widths = [hidden_channels] * num_layers if isinstance(hidden_channels, int) else [int(c) for c in hidden_channels]
+    if len(widths) != num_layers:
+        raise ValueError(f"hidden_channels has {len(widths)} entries but num_layers={num_layers}; "
+                         f"give one int or one entry per layer, e.g. hidden_channels: [64, 64]")
+    return widths
+
+
+class EncoderForecaster(nn.Module):
+    def __init__(self, input_shape: Sequence[int], num_classes: int = 0, output_frames: int = 10,
+                 num_layers: int = 2, hidden_channels: int | Sequence[int] = 64, kernel_size: int = 3,
+                 cell: str = "vanilla", peephole: bool | None = None, peephole_shape: str = "position",
+                 patch_size: int = 4):
+        super().__init__()
+        if len(input_shape) != 4:
+            raise ValueError(f"input_shape must be (T, C, H, W), got {tuple(input_shape)}")
+        if num_layers < 1:
+            raise ValueError(f"num_layers must be >= 1, got {num_layers}; example: num_layers: 2")
+        _, c, h, w = (int(v) for v in input_shape)
+        if patch_size < 1 or h % patch_size or w % patch_size:
+            ok = [p for p in range(1, min(h, w) + 1) if h % p == 0 and w % p == 0]
+            raise ValueError(f"patch_size={patch_size} does not divide the {h}x{w} frames; valid: "
+                             f"{', '.join(map(str, ok))}; e.g. patch_size: 4")
+        self.output_frames, self.patch_size = int(output_frames), int(patch_size)
+        size = (h // patch_size, w // patch_size)
+        widths = stack_widths(hidden_channels, num_layers)
+        c_patch = c * patch_size**2
+
+        def stack(first_in: int) -> nn.ModuleList:
+            cells, c_in = [], first_in
+            for c_h in widths:
+                cells.append(ConvRecurrentCell(c_in, c_h, kernel_size, cell, peephole, peephole_shape, size))
+                c_in = c_h
+            return nn.ModuleList(cells)
+
+        self.encoder = stack(c_patch)
+        self.forecaster = stack(1)  # layer 0 has no input (x=None: only conv_x's bias is used)
+        self.output = nn.Conv2d(sum(widths), c_patch, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, T_in, C, H, W)`` -> logits ``(B, output_frames, C, H, W)``."""
+        b, t, c, h, w = x.shape
+        p = self.patch_size
+        seq = F.pixel_unshuffle(x.flatten(0, 1), p).unflatten(0, (b, t)) if p > 1 else x
+        states = []
+        for cell in self.encoder:
+            xp, state, outs = cell.project(seq), None, []
+            for k in range(t):
+                h_k, state = cell.step(xp[:, k], state, projected=True)
+                outs.append(h_k)
+            seq = torch.stack(outs, dim=1)
+            states.append(state)
+        frames = []
+        for _ in range(self.output_frames):
+            inp, hidden = None, []
+            for cell, i in zip(self.forecaster, range(len(states))):
+                h_k, states[i] = cell.step(inp, states[i])
+                hidden.append(h_k)
+                inp = h_k
+            frames.append(self.output(torch.cat(hidden, dim=1)))
+        out = torch.stack(frames, dim=1)
+        return F.pixel_shuffle(out.flatten(0, 1), p).unflatten(0, (b, self.output_frames)) if p > 1 else out

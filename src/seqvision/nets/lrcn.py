@@ -1,0 +1,42 @@
+"""``model=cnn_lstm`` for video classification: LRCN (Donahue et al. 2015).
+
+The image CNN-RNN reads the rows of one image; on a clip the natural sequence is time: the
+conv stem (``stem_layers`` blocks) encodes each frame to a pooled feature vector and the
+recurrent stack (``num_layers``, any ``cell``, optionally bidirectional) reads the frames in
+order; the readout (last step or mean) is classified. Same knobs as ``CNNRNN``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from .cells import RecurrentStack
+from .cnn import ConvStem
+from .row_rnn import check_readout, read_out
+
+
+class LRCN(nn.Module):
+    def __init__(self, input_shape: Sequence[int], num_classes: int, num_layers: int = 1, hidden_size: int = 128,
+                 cell: str = "lstm", bidirectional: bool = False, dropout: float = 0.1, readout: str = "last",
+                 stem_layers: int = 3, stem_width: int = 32, norm: str = "batch", peephole: bool | None = None,
+                 compile: bool = False):
+        super().__init__()
+        if len(input_shape) != 4:
+            raise ValueError(f"input_shape must be (T, C, H, W), got {tuple(input_shape)}")
+        if stem_layers < 1:
+            raise ValueError(f"stem_layers={stem_layers}: LRCN needs a conv stem (>= 1) to encode frames")
+        _, c, h, w = input_shape
+        self.stem = ConvStem(c, (h, w), stem_layers, stem_width, norm=norm)
+        self.readout, self.hidden_size, self.bidirectional = check_readout(readout), hidden_size, bidirectional
+        self.rnn = RecurrentStack(self.stem.out_channels, hidden_size, num_layers, cell, bidirectional, dropout,
+                                  peephole=peephole, compile=compile)
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.rnn.output_size, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t = x.shape[:2]
+        feats = self.stem(x.flatten(0, 1)).mean(dim=(-2, -1)).view(b, t, -1)
+        out, _ = self.rnn(feats)
+        return self.head(read_out(out, self.readout, self.hidden_size, self.bidirectional))

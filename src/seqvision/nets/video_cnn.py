@@ -1,0 +1,34 @@
+"""``model=cnn`` for video classification: the per-frame CNN, averaged over time.
+
+The baseline that every temporal model has to beat (Karpathy et al. 2014's "single frame"
+model, with late fusion by averaging): the image CNN's conv stem runs on every frame, the
+pooled features are averaged over the frames, one linear layer classifies. It ignores order,
+so any gain of cnn_lstm, convlstm or attention over it is what they get from motion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from seqvision.nets.cnn import NORMS, ConvStem
+
+
+class FrameAveragingCNN(nn.Module):
+    def __init__(self, input_shape: Sequence[int], num_classes: int, num_layers: int = 3, width: int = 32,
+                 width_mult: float = 2.0, norm: str = "batch", dropout: float = 0.1, convs_per_block: int = 1):
+        super().__init__()
+        if len(input_shape) != 4:
+            raise ValueError(f"input_shape must be (T, C, H, W), got {tuple(input_shape)}")
+        if norm not in NORMS:
+            raise ValueError(f"norm={norm!r} is unknown; valid: {', '.join(NORMS)}")
+        _, c, h, w = input_shape
+        self.stem = ConvStem(c, (h, w), num_layers, width, width_mult, norm, convs_per_block=convs_per_block)
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.stem.out_channels, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t = x.shape[:2]
+        feats = self.stem(x.flatten(0, 1)).mean(dim=(-2, -1)).view(b, t, -1)
+        return self.head(feats.mean(dim=1))

@@ -1,0 +1,124 @@
+"""Frame prediction: given ``T_in`` frames, predict the next ``T_out`` (Moving MNIST and the like).
+
+The net maps ``(B, T_in, C, H, W)`` to logits ``(B, T_out, C, H, W)`` and says how many frames
+it predicts in ``net.output_frames``; predictions are ``sigmoid(logits)`` in [0, 1]. Losses:
+``mse`` (on the sigmoid output, what OpenSTL trains with) or ``bce`` (per-pixel binary
+cross-entropy on the logits, the loss of the ConvLSTM paper, Shi et al. 2015).
+
+Every validation and test batch also scores the "copy the last input frame" baseline on the
+same sequences (``{val,test}/baseline_*``): a model that does not beat it has learnt no motion.
+``val/mse`` is what checkpoints and sweeps watch (``val/mse_best`` for sweepers).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torchmetrics import MeanMetric, MinMetric
+
+from seqvision.tasks.frame_metrics import FrameMetrics
+from seqvision.tasks.media import log_strip
+from seqvision.tasks.optim import configure_optimizers
+
+LOSSES = ("mse", "bce")
+
+
+def copy_last_frame(inputs: torch.Tensor, output_frames: int) -> torch.Tensor:
+    """The naive forecast: the last input frame, repeated ``output_frames`` times."""
+    return inputs[:, -1:].expand(-1, output_frames, *inputs.shape[2:])
+
+
+class FramePredictionTask(pl.LightningModule):
+    """Logs ``{train,val,test}/loss``, ``{val,test}/{mse,mae,ssim,psnr}`` and their ``baseline_*``
+    twins, ``test/mse_t<k>`` (error at the k-th predicted frame) and ``val/mse_best``."""
+
+    monitor = ("val/mse", "min")
+    best_metric = "val/mse_best"
+
+    def __init__(self, net: nn.Module, optimizer: Any, scheduler: Any | None = None, loss: str = "mse",
+                 media_every_n_epochs: int = 1):
+        super().__init__()
+        if loss not in LOSSES:
+            from seqvision.errors import ConfigError
+
+            raise ConfigError(f"model.task.loss={loss!r} is unknown; valid: {', '.join(LOSSES)}; e.g. model.task.loss=bce")
+        output_frames = getattr(net, "output_frames", None)
+        if not isinstance(output_frames, int):
+            raise TypeError(f"{type(net).__name__} does not say how many frames it predicts (net.output_frames)")
+        self.net, self.loss_name, self.output_frames = net, loss, output_frames
+        self.optimizer_cfg, self.scheduler_cfg = optimizer, scheduler
+        self.media_every_n_epochs = media_every_n_epochs
+        for stage in ("train", "val", "test"):
+            setattr(self, f"{stage}_loss", MeanMetric())
+        for stage in ("val", "test"):
+            setattr(self, f"{stage}_metrics", FrameMetrics(output_frames))
+            setattr(self, f"{stage}_baseline", FrameMetrics(output_frames))
+        self.val_mse_best = MinMetric()
+        self.val_mse_best.persistent(True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Predicted frames in [0, 1]."""
+        return torch.sigmoid(self.net(x))
+
+    def _loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if logits.shape != target.shape:
+            raise ValueError(f"net predicts {tuple(logits.shape)}, the target is {tuple(target.shape)}")
+        if self.loss_name == "bce":
+            return F.binary_cross_entropy_with_logits(logits, target)
+        return F.mse_loss(torch.sigmoid(logits), target)
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        loss = self._loss(self.net(x), y)
+        self.train_loss(loss.detach())
+        self.log("train/loss", self.train_loss, on_step=True, on_epoch=True, prog_bar=True)
+        return loss
+
+    def _eval_step(self, batch, batch_idx: int, stage: str) -> None:
+        x, y = batch
+        logits = self.net(x)
+        loss = self._loss(logits, y)
+        pred = torch.sigmoid(logits)
+        getattr(self, f"{stage}_loss")(loss)
+        self.log(f"{stage}/loss", getattr(self, f"{stage}_loss"), on_step=False, on_epoch=True, prog_bar=True)
+        for prefix, metrics, p in ((f"{stage}/", getattr(self, f"{stage}_metrics"), pred),
+                                   (f"{stage}/baseline_", getattr(self, f"{stage}_baseline"),
+                                    copy_last_frame(x, self.output_frames))):
+            metrics.update(p, y)
+            for name, metric in metrics.items():
+                self.log(prefix + name, metric, on_step=False, on_epoch=True, prog_bar=prefix == f"{stage}/" and name == "mse")
+        if batch_idx == 0 and self._media_due(stage):
+            log_strip(self, f"{stage}/frames", x, y, pred, self._media_dir())
+
+    def _media_due(self, stage: str) -> bool:
+        if self.trainer.sanity_checking or not self.media_every_n_epochs:
+            return False
+        return stage == "test" or self.current_epoch % self.media_every_n_epochs == 0
+
+    def _media_dir(self) -> Path | None:
+        root = getattr(self.trainer, "default_root_dir", None)
+        return Path(root) / "media" if root else None
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        self._eval_step(batch, batch_idx, "val")
+
+    def on_validation_epoch_end(self) -> None:
+        if self.trainer.sanity_checking:
+            return
+        self.val_mse_best(self.val_metrics.mse.compute())
+        self.log(self.best_metric, self.val_mse_best.compute(), sync_dist=True)
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        self._eval_step(batch, batch_idx, "test")
+
+    def on_test_epoch_end(self) -> None:
+        for k, v in enumerate(self.test_metrics.mse.compute_per_step().tolist(), start=1):
+            self.log(f"test/mse_t{k}", v, sync_dist=True)
+
+    def configure_optimizers(self):
+        return configure_optimizers(self, self.optimizer_cfg, self.scheduler_cfg)

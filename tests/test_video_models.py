@@ -1,0 +1,115 @@
+"""Every model family on every video task: builds from its yaml's target, trains, keeps its cells."""
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+from torch.nn import functional as F
+
+from seqvision.errors import ConfigError
+from seqvision.nets.cells import CELLS
+from seqvision.nets.variants import build, resolve
+from seqvision.tasks.predict import FramePredictionTask
+
+# the image classifier each model yaml names, with knobs small enough for a 16x16 test
+MODELS = {
+    "cnn": {"_target_": "seqvision.nets.cnn.CNN", "num_layers": 2, "width": 8},
+    "convlstm": {"_target_": "seqvision.nets.convlstm.ConvLSTMNet", "num_layers": 2, "hidden_channels": 8,
+                 "stem_layers": 1, "stem_width": 8, "patch_size": 2},
+    "cnn_lstm": {"_target_": "seqvision.nets.cnn_rnn.CNNRNN", "num_layers": 1, "hidden_size": 32,
+                 "stem_layers": 2, "stem_width": 8},
+    "attention": {"_target_": "seqvision.nets.attention.ViT", "num_layers": 1, "dim": 32, "heads": 2,
+                  "patch_size": 4},
+}
+
+
+def predict_data(t_in=4, t_out=3):
+    return SimpleNamespace(task="predict", input_shape=(t_in, 1, 16, 16), num_classes=0, output_frames=t_out)
+
+
+def video_data(classes=3):
+    return SimpleNamespace(task="classify", input_shape=(4, 1, 16, 16), num_classes=classes)
+
+
+def moving_blobs(n=8, t=7, seed=0):
+    """(n, t, 1, 16, 16) frames of a bright 4x4 square moving one pixel per frame to the right."""
+    g = torch.Generator().manual_seed(seed)
+    frames = torch.zeros(n, t, 1, 16, 16)
+    y0, x0 = torch.randint(0, 12, (n,), generator=g), torch.randint(0, 5, (n,), generator=g)
+    for i in range(n):
+        for k in range(t):
+            frames[i, k, 0, y0[i]: y0[i] + 4, x0[i] + k: x0[i] + k + 4] = 1.0
+    return frames
+
+
+def _fit(net, loss_fn, steps=25, lr=3e-3):
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = loss_fn()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    return losses
+
+
+@pytest.mark.parametrize("model", sorted(MODELS))
+def test_every_model_predicts_frames_and_its_loss_falls(model):
+    torch.manual_seed(0)
+    net = build(OmegaConf.create(MODELS[model]), predict_data())
+    task = FramePredictionTask(net, optimizer=None, loss="mse")
+    frames = moving_blobs()
+    x, y = frames[:, :4], frames[:, 4:]
+    assert net(x).shape == y.shape
+    losses = _fit(net, lambda: task._loss(net(x), y))
+    assert sum(losses[-3:]) / 3 < 0.7 * losses[0], losses
+
+
+@pytest.mark.parametrize("model", sorted(MODELS))
+def test_every_model_classifies_clips_and_its_loss_falls(model):
+    torch.manual_seed(0)
+    net = build(OmegaConf.create(MODELS[model]), video_data())
+    clips = moving_blobs(9, 4)
+    labels = torch.arange(9) % 3
+    clips = clips * (1 + labels.view(-1, 1, 1, 1, 1)) / 3  # the class sets the brightness
+    assert net(clips).shape == (9, 3)
+    losses = _fit(net, lambda: F.cross_entropy(net(clips), labels), lr=1e-2)
+    assert sum(losses[-3:]) / 3 < 0.7 * losses[0], losses
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("model", ["convlstm", "cnn_lstm"])
+def test_recurrent_variants_accept_every_cell(model, cell):
+    cfg = OmegaConf.create({**MODELS[model], "cell": cell})
+    for data, out in ((predict_data(3, 2), (2, 2, 1, 16, 16)), (video_data(), (2, 3))):
+        net = build(cfg, data)
+        y = net(torch.rand(2, *data.input_shape))
+        assert y.shape == out
+        y.square().mean().backward()
+        unused = {"forecaster.0.conv_x.weight"}  # the forecaster's first layer has no input (Shi et al.)
+        assert all(p.grad is not None for n, p in net.named_parameters() if n not in unused)
+
+
+def test_the_same_knobs_mean_the_same_thing():
+    cfg = OmegaConf.create({**MODELS["convlstm"], "num_layers": 3, "cell": "cifg"})
+    net = build(cfg, predict_data())
+    assert len(net.encoder) == 3 and len(net.forecaster) == 3
+    assert {c.cell for c in [*net.encoder, *net.forecaster]} == {"cifg"}
+    rnn = build(OmegaConf.create({**MODELS["cnn_lstm"], "num_layers": 2, "cell": "gru"}), predict_data()).rnn
+    assert rnn.num_layers == 2 and rnn.cell == "gru"
+
+
+def test_row_lstm_has_no_video_meaning():
+    for kind in ("predict", "video"):
+        with pytest.raises(ConfigError, match="row_lstm has no meaning.*Valid models for this data: cnn, convlstm"):
+            resolve("seqvision.nets.row_rnn.RowRNN", kind)
+    assert resolve("seqvision.nets.row_rnn.RowRNN", "image") == "seqvision.nets.row_rnn.RowRNN"
+
+
+def test_patch_option_is_space_to_depth():
+    net = build(OmegaConf.create({**MODELS["convlstm"], "patch_size": 4}), predict_data())
+    assert net.encoder[0].conv_x.in_channels == 16  # 1 channel x 4 x 4 patch
+    with pytest.raises(ValueError, match="patch_size=3"):
+        build(OmegaConf.create({**MODELS["convlstm"], "patch_size": 3}), predict_data())
