@@ -52,7 +52,7 @@ IN_PROCESS = [
     ("mid-epoch-ckpt-negative", ["callbacks.mid_epoch_checkpoint.every_n_train_steps=-5"], "every_n_train_steps=-5"),
     ("required-root", ["data=image_folder"], "data.root is required"),
     ("patch-size", ["+model.net.patch_size=5"], "does not divide the 28x28 images"),
-    ("clips-into-image-model", ["data._target_=fakes.ClipDigitsDataModule"], "valid models for this data"),
+    ("row-model-on-clips", ["data._target_=fakes.ClipDigitsDataModule", "model=row_lstm"], "has no meaning for video classification"),
     ("unknown-task-option", ["+model.task.gamma=2"], "model.task.gamma is not an option of the classify task"),
     ("unknown-cell", ["+model.net.cell=lstmx"], "is not a known recurrent cell"),
 ]

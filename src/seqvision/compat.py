@@ -48,13 +48,21 @@ def _fits(cls, kind: str, task: str) -> bool:
     return kind in getattr(cls, "input_kinds", (kind,)) and task in getattr(cls, "tasks", (task,))
 
 
-def _model_options(kind: str, task: str) -> list[str]:
-    """The ``conf/model`` options whose net accepts this kind of input and task."""
+def _resolved(target: str | None, datamodule) -> str | None:
+    """The class ``nets.variants`` builds for this data (a clip or prediction variant of the
+    yaml's class); raises ConfigError when the model has no variant for it."""
+    from seqvision.nets import variants
+
+    return variants.resolve(str(target), variants.kind_of(datamodule)) if target else None
+
+
+def _model_options(kind: str, task: str, datamodule) -> list[str]:
+    """The ``conf/model`` options whose net (or its variant) accepts this kind of input and task."""
     conf = Path(os.environ.get("SEQVISION_ROOT", Path(__file__).resolve().parents[2])) / "conf" / "model"
     names = []
     for path in sorted(conf.glob("*.yaml")):
         try:
-            cls = _net_class(OmegaConf.select(OmegaConf.load(path), "net._target_"))
+            cls = _net_class(_resolved(OmegaConf.select(OmegaConf.load(path), "net._target_"), datamodule))
         except Exception:
             continue
         if cls is not None and _fits(cls, kind, task):
@@ -66,9 +74,12 @@ def problems(cfg: DictConfig, datamodule) -> list[str]:
     found = []
     kind, task = data_kind(datamodule), getattr(datamodule, "task", "classify")
     data_name = type(datamodule).__name__
-    cls = _net_class(OmegaConf.select(cfg, "model.net._target_"))
+    try:
+        cls = _net_class(_resolved(OmegaConf.select(cfg, "model.net._target_"), datamodule))
+    except ConfigError as err:  # no variant of this model for clips or prediction: the table says why
+        return [str(err)]
     if cls is not None and not _fits(cls, kind, task):
-        valid = _model_options(kind, task)
+        valid = _model_options(kind, task, datamodule)
         what = [f"{k}s" for k in getattr(cls, "input_kinds", ())] + [f"the {t} task" for t in getattr(cls, "tasks", ())]
         found.append(f"model {cls.__name__} takes {' and '.join(what)}, but {data_name} gives {kind}s for the {task} task; "
                      f"valid models for this data: {', '.join(valid) or 'none in conf/model'}; "
