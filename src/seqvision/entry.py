@@ -21,9 +21,17 @@ def _unique_suffix() -> str:
     return f"{time.time_ns() // 1000 % 1_000_000:06d}-{os.getpid()}"
 
 
+def _fast_precision(accelerator: str = "auto") -> str:
+    from seqvision.speed import fast_precision  # imports torch: only when a config resolves it
+
+    return fast_precision(accelerator)
+
+
 def register_resolvers() -> None:
     if not OmegaConf.has_resolver("sv.uid"):
         OmegaConf.register_new_resolver("sv.uid", _unique_suffix, use_cache=True)
+    if not OmegaConf.has_resolver("sv.fast_precision"):
+        OmegaConf.register_new_resolver("sv.fast_precision", _fast_precision, use_cache=True)
 
 
 def _in_multirun() -> bool:

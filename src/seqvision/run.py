@@ -48,6 +48,10 @@ def build_net(cfg: DictConfig, datamodule):
 def build_task(cfg: DictConfig, net, datamodule):
     import torch
 
+    from seqvision.speed import channels_last
+
+    if cfg.model.get("channels_last", False):
+        net = channels_last(net)  # before compile, so the compiled graph sees NHWC
     if cfg.model.get("compile", False):
         net = torch.compile(net)
     task = getattr(datamodule, "task", "classify")
@@ -130,6 +134,10 @@ def train(cfg: DictConfig) -> float | None:
     if cfg.get("seed") is None:
         cfg.seed = random.randrange(2**31)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    from seqvision import speed
+
+    speed_flags = speed.apply_global(cfg.get("speed"), cfg.get("trainer"))
+    log.info(speed.describe(speed_flags, cfg))
     output_dir = output_dir_of(cfg)
     datamodule = build_datamodule(cfg)
     net = build_net(cfg, datamodule)
@@ -147,7 +155,7 @@ def train(cfg: DictConfig) -> float | None:
 
     started = time.time()
     results: dict[str, Any] = {"status": "running", "task_name": cfg.task_name, "seed": cfg.seed,
-                               "overrides": _overrides(), "run_dir": str(output_dir)}
+                               "overrides": _overrides(), "run_dir": str(output_dir), "speed": speed_flags}
     try:
         if cfg.get("train", True):
             trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path)
