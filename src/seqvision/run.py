@@ -192,11 +192,11 @@ def train(cfg: DictConfig) -> float | None:
             _finish(logger, results)
 
     name = cfg.get("optimized_metric")
-    if name:
+    if name and cfg.get("train", True):
         if name not in results["metrics"]:
             raise ConfigError(f"optimized_metric={name!r} was not logged; logged: {', '.join(sorted(results['metrics']))}")
         return results["metrics"][name]
-    return None
+    return results["metrics"].get(name) if name else None
 
 
 def _finish(logger, results: dict) -> None:

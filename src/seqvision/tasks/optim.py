@@ -24,6 +24,7 @@ def configure_optimizers(module: pl.LightningModule, optimizer_cfg: Any, schedul
     if scheduler_cfg.get("total_steps_arg"):
         trainer = module.trainer
         total = trainer.estimated_stepping_batches if interval == "step" else trainer.max_epochs
-        kwargs[scheduler_cfg.total_steps_arg] = int(total)
+        # At least 10: one-cycle divides by its warm-up length, which is empty on a 4-step smoke run.
+        kwargs[scheduler_cfg.total_steps_arg] = max(int(total), 10)
     scheduler = instantiate(scheduler_cfg.scheduler)(optimizer=optimizer, **kwargs)
     return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": interval}}
