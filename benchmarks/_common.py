@@ -108,3 +108,21 @@ def unchecked_cifar10():
             self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
 
     return UncheckedCIFAR10
+
+
+def synthetic_cifar10_module():
+    """``data._target_=_common.SyntheticCIFAR10DataModule``: the project's CIFAR-10 module
+    reading random files in the real format (``write_cifar10``), for throughput only."""
+    from seqvision.data.torchvision_sets import CIFAR10DataModule
+
+    class SyntheticCIFAR10DataModule(CIFAR10DataModule):
+        def tv_class(self):
+            return unchecked_cifar10()
+
+    return SyntheticCIFAR10DataModule
+
+
+def __getattr__(name: str):
+    if name == "SyntheticCIFAR10DataModule":  # built lazily: importing _common must not import torch
+        return synthetic_cifar10_module()
+    raise AttributeError(name)
