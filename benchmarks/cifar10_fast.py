@@ -41,8 +41,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = write_cifar10(Path(tmp) / "data")
         cmd = [sys.executable, "train.py", "experiment=cifar10_fast", "data._target_=_common.SyntheticCIFAR10DataModule",
-               f"data.root={root}", "data.download=false", f"trainer.max_steps={args.warmup + args.steps}",
-               "test=false", f"hydra.run.dir={tmp}/run", "+callbacks.steprate._target_=_steprate.StepRate",
+               f"data.root={root}", "data.download=false", f"++trainer.max_steps={args.warmup + args.steps}",
+               "test=false", "optimized_metric=null", f"hydra.run.dir={tmp}/run", "+callbacks.steprate._target_=_steprate.StepRate",
                f"+callbacks.steprate.warmup={args.warmup}", *args.overrides]
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "src"), str(REPO / "benchmarks"),
                                                             os.environ.get("PYTHONPATH", "")]),

@@ -50,7 +50,7 @@ def _run(cmd: list[str]) -> dict:
 
 
 def lightning_case(overrides: list[str], steps: int, warmup: int, tmp: str):
-    cmd = [sys.executable, "train.py", *overrides, f"trainer.max_steps={steps}", "test=false",
+    cmd = [sys.executable, "train.py", *overrides, f"++trainer.max_steps={steps}", "test=false", "optimized_metric=null",
            "trainer.num_sanity_val_steps=0", f"hydra.run.dir={tmp}/run_${{now:%H%M%S%f}}",
            "+callbacks.steprate._target_=_steprate.StepRate", f"+callbacks.steprate.warmup={warmup}"]
     return lambda: _run(cmd)["steps_per_s"]

@@ -45,7 +45,7 @@ def wall(cmd: list[str]):
 
 
 def first_step(overrides: list[str], tmp: str):
-    cmd = [sys.executable, "train.py", *overrides, "trainer.max_steps=1", "test=false", "trainer.num_sanity_val_steps=0",
+    cmd = [sys.executable, "train.py", *overrides, "++trainer.max_steps=1", "test=false", "optimized_metric=null", "trainer.num_sanity_val_steps=0",
            f"hydra.run.dir={tmp}/run_${{now:%H%M%S%f}}", "+callbacks.steprate._target_=_steprate.StepRate",
            "+callbacks.steprate.warmup=0"]
 

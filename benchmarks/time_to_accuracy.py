@@ -111,7 +111,8 @@ def main() -> None:
                     print(f"{'usual (examples)':16s} {row['s']:7.1f} s wall  test acc {100 * row['test_acc']:.2f}% "
                           f"after epoch {row['epoch']}")
                 hit = next((row for row in rows if row["test_acc"] >= 0.99), None)
-                print(f"usual way: {'99.0% after %.1f s' % hit['s'] if hit else 'below 99.0% after %d epochs' % len(rows)}, "
+                reached = f"99.0% after {hit['s']:.1f} s" if hit else f"below 99.0% after {len(rows)} epochs"
+                print(f"usual way: {reached}, "
                       f"{rows[-1]['cpu_s_total']:.1f} s cpu in all  ({before} -> {load()})")
 
 
