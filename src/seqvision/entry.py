@@ -21,6 +21,12 @@ def _unique_suffix() -> str:
     return f"{time.time_ns() // 1000 % 1_000_000:06d}-{os.getpid()}"
 
 
+def _fast_precision(accelerator: str = "auto") -> str:
+    from seqvision.speed import fast_precision  # imports torch: only when a config resolves it
+
+    return fast_precision(accelerator)
+
+
 def _group(task_name: str) -> str:
     from seqvision.sweep.trial import group
 
@@ -43,7 +49,8 @@ def register_resolvers() -> None:
     """``sv.uid`` makes folder names unique; ``sv.group``/``sv.trial_name``/``sv.job_type`` name
     W&B runs after their sweep and overrides (see seqvision.sweep.trial)."""
     for name, fn, cache in (("sv.uid", _unique_suffix, True), ("sv.group", _group, False),
-                            ("sv.trial_name", _trial_name, False), ("sv.job_type", _job_type, False)):
+                            ("sv.trial_name", _trial_name, False), ("sv.job_type", _job_type, False),
+                            ("sv.fast_precision", _fast_precision, True)):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn, use_cache=cache)
 

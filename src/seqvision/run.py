@@ -60,6 +60,10 @@ def build_net(cfg: DictConfig, datamodule):
 def build_task(cfg: DictConfig, net, datamodule):
     import torch
 
+    from seqvision.speed import channels_last
+
+    if cfg.model.get("channels_last", False):
+        net = channels_last(net)  # before compile, so the compiled graph sees NHWC
     if cfg.model.get("compile", False):
         net = torch.compile(net)
     task = getattr(datamodule, "task", "classify")
@@ -164,6 +168,10 @@ def train(cfg: DictConfig) -> float | None:
     if cfg.get("seed") is None:
         cfg.seed = random.randrange(2**31)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    from seqvision import speed
+
+    speed_flags = speed.apply_global(cfg.get("speed"), cfg.get("trainer"))
+    log.info(speed.describe(speed_flags, cfg))
     output_dir = output_dir_of(cfg)
     datamodule = build_datamodule(cfg)
     from seqvision import compat
@@ -187,7 +195,7 @@ def train(cfg: DictConfig) -> float | None:
     started = time.time()
     results: dict[str, Any] = {"status": "running", "task_name": cfg.task_name, "seed": cfg.seed,
                                "run_dir": str(output_dir), **redact(me), "overrides": redact(me["overrides"] or _overrides()),
-                               "resources": hardware, "started_at": started}
+                               "resources": hardware, "started_at": started, "speed": speed_flags}
     try:
         if cfg.get("train", True):
             trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path)

@@ -1,0 +1,120 @@
+"""Time to accuracy on real MNIST: wall seconds from the command to its final test accuracy.
+
+    python benchmarks/time_to_accuracy.py                  # every case below, then the usual way
+    python benchmarks/time_to_accuracy.py --case cnn_fast --no-baseline
+    python benchmarks/time_to_accuracy.py --quick          # cnn_fast and 1 baseline epoch
+
+Each case is the real command, started as a subprocess; its clock runs from the launch to the
+exit (Python start-up, imports, data loading, training, validation, test included). The test
+accuracy is read from the run's ``results.json``. Also printed: the CPU seconds the process
+used (user + sys), which on a busy shared machine says more than the wall time about what a
+quiet one would take. The baseline is pytorch/examples' MNIST CNN on the usual per-sample
+DataLoader pipeline (``_examples_mnist.py``), timed per epoch in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _common import DEFAULT_DATA, REPO, header, load
+
+# name: (train.py overrides, accuracy target %, wall-time target s or None)
+CASES = {
+    "cnn_fast": (["experiment=mnist_cnn_fast"], 99.0, 60.0),
+    "cnn_default_3ep": (["data=mnist", "trainer.max_epochs=3"], 99.0, None),
+    "row_lstm_fast": (["experiment=mnist_row_lstm_fast"], 98.5, None),
+}
+
+
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def launch(cmd: list[str], echo: bool) -> tuple[float, float, str]:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")]),
+               SEQVISION_LAUNCH_T=repr(time.time()))
+    cpu0, t0 = _children_cpu(), time.perf_counter()
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
+    wall, cpu = time.perf_counter() - t0, _children_cpu() - cpu0
+    if echo or proc.returncode != 0:
+        print(proc.stdout[-3000:], proc.stderr[-3000:], file=sys.stderr)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited with {proc.returncode}")
+    return wall, cpu, proc.stdout
+
+
+def run_case(name: str, root: str, tmp: Path, extra: list[str], echo: bool) -> dict:
+    overrides, acc_target, time_target = CASES[name]
+    run_dir = tmp / f"{name}_{time.time_ns()}"
+    cmd = [sys.executable, "train.py", *overrides, f"data.root={root}", f"hydra.run.dir={run_dir}",
+           *extra]
+    wall, cpu, _ = launch(cmd, echo)
+    results = json.loads((run_dir / "results.json").read_text())
+    acc = 100 * results["metrics"]["test/acc"]
+    ok = acc >= acc_target and (time_target is None or wall <= time_target)
+    return {"case": name, "wall_s": wall, "cpu_s": cpu, "test_acc": acc, "epochs": results.get("epochs"),
+            "acc_target": acc_target, "time_target": time_target, "met": ok, "cmd": " ".join(cmd[1:])}
+
+
+def run_baseline(root: str, epochs: int) -> list[dict]:
+    wall, cpu, out = launch([sys.executable, "benchmarks/_examples_mnist.py", "--root", root,
+                             "--epochs", str(epochs)], echo=False)
+    rows = [json.loads(line[6:]) for line in out.splitlines() if line.startswith("EPOCH ")]
+    for r in rows:
+        r["cpu_s_total"] = cpu
+    return rows
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--root", default=str(DEFAULT_DATA), help="folder holding MNIST/raw (real MNIST)")
+    p.add_argument("--case", choices=list(CASES), action="append", help="default: all")
+    p.add_argument("--baseline-epochs", type=int, default=2)
+    p.add_argument("--no-baseline", action="store_true")
+    p.add_argument("--repeats", type=int, default=1, help="rounds (ours, baseline), interleaved")
+    p.add_argument("--echo", action="store_true", help="print each run's output")
+    p.add_argument("--quick", action="store_true", help="cnn_fast and one baseline epoch")
+    p.add_argument("overrides", nargs="*", help="extra overrides for every train.py case, after --")
+    args = p.parse_args()
+    if not (Path(args.root) / "MNIST" / "raw" / "train-images-idx3-ubyte").exists():
+        sys.exit(f"real MNIST not found under {args.root}/MNIST/raw (use --root)")
+    cases = args.case or list(CASES)
+    if args.quick:
+        cases, args.baseline_epochs = args.case or ["cnn_fast"], 1
+    header("time to accuracy on real MNIST, wall seconds from the command, same run")
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(args.repeats):
+            for name in cases:
+                before = load()
+                try:
+                    res = run_case(name, args.root, Path(tmp), args.overrides, args.echo)
+                except (RuntimeError, KeyError, FileNotFoundError) as err:
+                    print(f"{name:16s} failed: {err}")
+                    continue
+                target = f"target >= {res['acc_target']}%" + (f" in <= {res['time_target']:.0f} s" if res["time_target"] else "")
+                print(f"{name:16s} {res['wall_s']:7.1f} s wall  {res['cpu_s']:7.1f} s cpu  test acc {res['test_acc']:.2f}%  "
+                      f"epochs {res['epochs']}  {target}: {'MET' if res['met'] else 'NOT MET'}  ({before} -> {load()})")
+                print(f"    python {res['cmd']}")
+            if not args.no_baseline:
+                before = load()
+                rows = run_baseline(args.root, args.baseline_epochs)
+                for row in rows:
+                    print(f"{'usual (examples)':16s} {row['s']:7.1f} s wall  test acc {100 * row['test_acc']:.2f}% "
+                          f"after epoch {row['epoch']}")
+                hit = next((row for row in rows if row["test_acc"] >= 0.99), None)
+                reached = f"99.0% after {hit['s']:.1f} s" if hit else f"below 99.0% after {len(rows)} epochs"
+                print(f"usual way: {reached}, "
+                      f"{rows[-1]['cpu_s_total']:.1f} s cpu in all  ({before} -> {load()})")
+
+
+if __name__ == "__main__":
+    main()
