@@ -110,7 +110,7 @@ def main() -> None:
           f"input {args.input}, hidden {args.hidden}; forward+backward, {args.rounds} interleaved rounds x "
           f"{args.iters} iterations, {'process CPU' if args.cpu_time else 'wall'} time; load average after the run {load}")
     width = max(map(len, rows))
-    print(f"{'variant':<{width}}  {'median':>9}  {'min':>9}  {'FLOPs':>5}  vs nn.LSTM (median; min)")
+    print(f"{'variant':<{width}}  {'median':>9}  {'min':>9}  {'FLOPs':>5}  vs nn.LSTM: min/min, median/median")
     for k in rows:
         print(f"{k:<{width}}  {med[k]:6.2f} ms  {best[k]:6.2f} ms  {flop_ratio(k, args.input, args.hidden):5.2f}  "
               f"{best[k] / ref_best:4.2f}x (min)  {med[k] / ref:4.2f}x")
