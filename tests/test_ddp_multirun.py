@@ -9,7 +9,7 @@ import json
 import pytest
 
 from sweeps_support import multirun, results, tail
-from sweeps_wandb import run_info
+from wandb_records import summarize_when_complete as run_info
 
 
 def test_two_ddp_trials_each_in_its_own_folder_logged_once(tmp_path):

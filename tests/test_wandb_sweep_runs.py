@@ -9,7 +9,7 @@ import json
 import pytest
 
 from sweeps_support import NAN_ENV, multirun, results, tail
-from sweeps_wandb import run_info
+from wandb_records import summarize_when_complete as run_info
 
 pytest.importorskip("wandb")
 
