@@ -112,12 +112,13 @@ def test_sigkill_at_several_points_then_resume_matches_uninterrupted(tmp_path):
 
 def test_resume_refuses_to_stretch_a_one_cycle_schedule(tmp_path):
     run_dir = tmp_path / "run"
-    args = [*TINY, "trainer.max_epochs=1", "scheduler=onecycle"]
+    # 480 samples in batches of 32: 15 steps an epoch, above the 10-step floor of tasks/optim.py
+    args = [*TINY, "data.limit=480", "trainer.max_epochs=1", "scheduler=onecycle"]
     assert run_train([*args, f"hydra.run.dir={run_dir}"]).returncode == 0
     proc = run_train([f"resume={run_dir}", "trainer.max_epochs=2"])
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("error: resume: the OneCycleLR schedule in the checkpoint "
-                                                            "spans 5 steps, this run 10")
+                                                            "spans 15 steps, this run 30")
 
 
 def test_resume_true_without_a_run_folder_is_refused(tmp_path):

@@ -123,9 +123,11 @@ def completed_result(cfg: DictConfig) -> dict | None:
     """With ``resume=true``: this trial's earlier ``results.json`` if it completed, else None.
 
     Refuses a folder that holds a different trial (the sweep's parameters changed since), since
-    resuming it would mix two experiments in one folder.
+    resuming it would mix two experiments in one folder. Applies to sweep trials only: a single
+    run resumed with new overrides (``resume=<folder> trainer.max_epochs=20``) is an extension
+    that the resume logic of ``run.py`` checks and carries out.
     """
-    if not wants_resume(cfg):
+    if not wants_resume(cfg) or not (in_multirun() or requeued()):
         return None
     folder = Path(cfg.paths.output_dir)
     earlier = read_results(folder)
