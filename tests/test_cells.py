@@ -12,13 +12,6 @@ from seqvision.nets.cells import (CELLS, ConvRecurrentCell, ConvRecurrentLayer, 
                                   RecurrentStack, resolve_cell)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one thread avoids OpenMP wake-up cost and spares cores shared with others."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 torch.manual_seed(0)

@@ -10,13 +10,6 @@ from seqvision.nets.convlstm import ConvLSTMNet
 from seqvision.nets.row_rnn import RowRNN
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one thread avoids OpenMP wake-up cost and spares cores shared with others."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 SHAPES = [(1, 28, 28), (3, 32, 32)]

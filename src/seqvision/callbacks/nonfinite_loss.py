@@ -24,14 +24,8 @@ class NonFiniteLossError(TrainingError, RuntimeError):
     trial is marked failed."""
 
 
-def _first_non_finite_parameter(module: torch.nn.Module) -> str | None:
-    named = [(n, p) for n, p in module.named_parameters() if p.is_floating_point()]
-    if not named:
-        return None
-    norms = torch._foreach_norm([p.detach() for _, p in named])
-    if bool(torch.isfinite(torch.stack(norms)).all()):
-        return None
-    return next(n for (n, _), v in zip(named, norms) if not torch.isfinite(v))
+def _floating_parameters(module: torch.nn.Module) -> list[tuple[str, torch.Tensor]]:
+    return [(n, p.detach()) for n, p in module.named_parameters() if p.is_floating_point()]
 
 
 class StopOnNonFiniteLoss(pl.Callback):
@@ -39,12 +33,17 @@ class StopOnNonFiniteLoss(pl.Callback):
         self.check_weights = check_weights
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        """One device-to-host sync per step: the loss and every weight norm are checked together;
+        the message (which names the culprit) is only built on the rare failing step."""
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        named = _floating_parameters(pl_module) if self.check_weights else []
+        norms = torch._foreach_norm([p for _, p in named]) if named else []
+        values = ([loss.detach().float().reshape(1)] if loss is not None else []) + [n.float().reshape(1) for n in norms]
+        if not values or bool(torch.isfinite(torch.cat(values)).all()):
+            return
         where = f"global step {trainer.global_step} (epoch {trainer.current_epoch}, batch {batch_idx})"
         advice = "the last good checkpoint is kept. Try a lower optimizer.lr or trainer.gradient_clip_val=1.0"
-        if loss is not None:
-            value = float(loss.detach())
-            if not math.isfinite(value):
-                raise NonFiniteLossError(f"non-finite loss ({value}) at {where}; {advice}")
-        if self.check_weights and (name := _first_non_finite_parameter(pl_module)) is not None:
-            raise NonFiniteLossError(f"non-finite weights ({name}) after the update of {where}; {advice}")
+        if loss is not None and not math.isfinite(value := float(loss.detach())):
+            raise NonFiniteLossError(f"non-finite loss ({value}) at {where}; {advice}")
+        name = next(n for (n, _), v in zip(named, norms) if not torch.isfinite(v))
+        raise NonFiniteLossError(f"non-finite weights ({name}) after the update of {where}; {advice}")

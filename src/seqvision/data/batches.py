@@ -15,6 +15,7 @@ otherwise make a resumed epoch skip the batches that were fetched but never trai
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Iterator, Sequence
 
 import torch
@@ -87,3 +88,16 @@ class TensorBatchLoader:
         """The next ``__iter__`` of the same epoch starts after the batches already trained on;
         a checkpoint from the end of an epoch (every batch consumed) skips nothing."""
         self._resume = (int(state.get("epoch", self.epoch_fn())), int(state.get("batches_consumed", 0)))
+
+    @classmethod
+    def for_trainer(cls, trainer, tensors: Sequence[torch.Tensor], batch_size: int, train: bool,
+                    shuffle: bool | None = None) -> "TensorBatchLoader":
+        """The loader a data module hands to Lightning: sharded by the trainer's rank, ordered by
+        its epoch and the run's seed, and (for training) aware of how many batches the loop has
+        finished, so a mid-epoch checkpoint resumes at the right batch."""
+        if trainer is None:
+            return cls(tensors, batch_size, shuffle=bool(train if shuffle is None else shuffle))
+        return cls(tensors, batch_size, shuffle=bool(train if shuffle is None else shuffle),
+                   seed=int(os.environ.get("PL_GLOBAL_SEED", 0)), rank=trainer.global_rank,
+                   world_size=trainer.world_size, epoch_fn=lambda: trainer.current_epoch,
+                   progress_fn=(lambda: trainer.fit_loop.epoch_loop.batch_progress.current.processed) if train else None)

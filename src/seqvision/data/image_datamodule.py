@@ -39,11 +39,6 @@ def resolve_root(root: str | os.PathLike) -> Path:
     return Path.cwd() / root
 
 
-def _trained_batches(trainer):
-    """Batches of the current epoch the training loop has finished (see ``data/batches.py``)."""
-    return lambda: trainer.fit_loop.epoch_loop.batch_progress.current.processed
-
-
 class ImageDataModule(pl.LightningDataModule):
     """In-memory image classification data.
 
@@ -135,13 +130,8 @@ class ImageDataModule(pl.LightningDataModule):
         return device
 
     def _loader(self, split: str, train: bool) -> TensorBatchLoader:
-        trainer = getattr(self, "trainer", None)
-        rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
-        seed = int(os.environ.get("PL_GLOBAL_SEED", 0))
-        return TensorBatchLoader(self.splits[split], self.batch_size if train else self.eval_batch_size,
-                                 shuffle=train, drop_last=False, seed=seed, rank=rank, world_size=world,
-                                 epoch_fn=(lambda: trainer.current_epoch) if trainer else None,
-                                 progress_fn=_trained_batches(trainer) if trainer and train else None)
+        return TensorBatchLoader.for_trainer(getattr(self, "trainer", None), self.splits[split],
+                                             self.batch_size if train else self.eval_batch_size, train)
 
     def train_dataloader(self):
         return self._loader("train", True)

@@ -193,11 +193,9 @@ class MovingMNISTDataModule(pl.LightningDataModule):
         return (self.splits[split],)
 
     def _loader(self, split: str, train: bool) -> TensorBatchLoader:
-        trainer = getattr(self, "trainer", None)
-        rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
-        return TensorBatchLoader(self.tensors(split), self.batch_size if train else self.eval_batch_size,
-                                 shuffle=False, rank=rank, world_size=world,
-                                 epoch_fn=(lambda: trainer.current_epoch) if trainer else None)
+        # shuffle=False: training sequences are fresh random draws already
+        return TensorBatchLoader.for_trainer(getattr(self, "trainer", None), self.tensors(split),
+                                             self.batch_size if train else self.eval_batch_size, train, shuffle=False)
 
     def train_dataloader(self):
         return self._loader("train", True)
