@@ -16,11 +16,26 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from seqvision.errors import ConfigError, UserError
+from seqvision.errors import ConfigError, InvalidArgument, UserError
 from seqvision.schema import validate
 from seqvision.secrets import install_log_filter, redact, redacted_argv, scrub_files
 
 log = logging.getLogger(__name__)
+
+
+def unwrapped(build, *args, **kwargs):
+    """Calls ``build`` (``hydra.utils.instantiate`` or a function that uses it) and, when Hydra
+    wraps an exception raised inside a constructor in its ``InstantiationException``, raises the
+    constructor's own exception: a user error then prints as its one line, and a bug keeps its
+    real traceback (Hydra prints only the message of its own wrapper)."""
+    from hydra.errors import InstantiationException
+
+    try:
+        return build(*args, **kwargs)
+    except InstantiationException as err:
+        if err.__cause__ is None:
+            raise
+        raise err.__cause__.with_traceback(err.__cause__.__traceback__) from None
 
 
 def build_datamodule(cfg: DictConfig):
@@ -28,17 +43,14 @@ def build_datamodule(cfg: DictConfig):
 
     augment = None
     if cfg.get("augmentation") and cfg.augmentation.get("_target_"):
-        augment = instantiate(cfg.augmentation)
-    try:
-        return instantiate(cfg.data, augment=augment)
-    except Exception as err:  # Hydra wraps errors in constructors: surface a user error as itself
-        if isinstance(err.__cause__, UserError):
-            raise err.__cause__ from None
-        raise
+        augment = unwrapped(instantiate, cfg.augmentation)
+    return unwrapped(instantiate, cfg.data, augment=augment)
 
 
 def build_net(cfg: DictConfig, datamodule):
-    """The net is built for the data's shapes; a shape that cannot work is a config error.
+    """The net is built for the data's shapes. An argument the net rejects (``InvalidArgument``:
+    a patch size that does not divide the image, say) is the user's mistake and becomes one
+    line naming the model and data; any other exception is a bug and keeps its traceback.
 
     The data decides what ``model=<name>`` becomes (image classifier, video classifier or
     frame predictor): see ``seqvision.nets.variants``.
@@ -46,15 +58,10 @@ def build_net(cfg: DictConfig, datamodule):
     from seqvision.nets.variants import build
 
     try:
-        return build(cfg.model.net, datamodule)
-    except ConfigError:
-        raise
-    except Exception as err:
-        cause = err.__cause__ if err.__cause__ is not None else err
-        if isinstance(cause, (ValueError, TypeError)):
-            name = cfg.model.net.get("_target_", "?").rsplit(".", 1)[-1]
-            raise ConfigError(f"model {name} on data {type(datamodule).__name__}: {cause}") from err
-        raise
+        return unwrapped(build, cfg.model.net, datamodule)
+    except InvalidArgument as err:
+        name = cfg.model.net.get("_target_", "?").rsplit(".", 1)[-1]
+        raise ConfigError(f"model {name} on data {type(datamodule).__name__}: {err}") from err
 
 
 def build_task(cfg: DictConfig, net, datamodule):
@@ -96,13 +103,23 @@ def adapt_monitor(cfg: DictConfig, monitor: str, mode: str, best: str) -> None:
         cfg.optimized_metric = best
 
 
+def data_report(datamodule, task) -> dict | None:
+    """The data module's report (samples available, used, skipped, the limit) plus how many
+    samples the last validation and the test scored, summed over ranks (``evaluated``)."""
+    report = dict(getattr(datamodule, "report", None) or {})
+    counts = getattr(getattr(task, "samples", None), "last", None)
+    if counts:
+        report["evaluated"] = dict(counts)
+    return report or None
+
+
 def instantiate_group(group: DictConfig | None) -> list:
     """Instantiates every entry of ``callbacks`` or ``logger`` that has a ``_target_``; null disables one."""
     from hydra.utils import instantiate
 
     if not group:
         return []
-    return [instantiate(c) for c in group.values() if isinstance(c, DictConfig) and c.get("_target_")]
+    return [unwrapped(instantiate, c) for c in group.values() if isinstance(c, DictConfig) and c.get("_target_")]
 
 
 def resolve_ckpt_path(cfg: DictConfig, output_dir: Path) -> str | None:
@@ -209,7 +226,7 @@ def train(cfg: DictConfig) -> float | None:
                     log.warning("No best checkpoint found; testing the current weights")
             trainer.test(task, datamodule=datamodule, ckpt_path=test_ckpt)
             metrics.update(_scalars(trainer.callback_metrics))
-        results.update(status="completed", metrics=metrics, data=getattr(datamodule, "report", None))
+        results.update(status="completed", metrics=metrics, data=data_report(datamodule, task))
     except NonFiniteLossError as err:
         results.update(status="failed", error=str(err), metrics=_scalars(trainer.callback_metrics))
         raise
@@ -253,19 +270,28 @@ def _scrub_hydra_files() -> None:
 
 
 def build_trainer(cfg: DictConfig, callbacks: list, loggers: list, plugins: list):
-    """Lightning rejects some trainer settings only when the Trainer is built (an accelerator
-    this machine lacks, devices it does not have): that is a config error, reported in one line."""
+    """Lightning rejects some trainer settings only when the Trainer is built: an accelerator
+    this machine lacks (``MisconfigurationException``) or one whose package is not installed
+    (a requirement check). Those are the user's mistakes, reported in one line; the values the
+    schema can check (accelerator names, precision) were checked before. Anything else raised
+    here is a bug and keeps its traceback."""
     from hydra.utils import instantiate
-    from lightning_fabric.utilities.exceptions import MisconfigurationException
 
     try:
-        return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins)
+        return unwrapped(instantiate, cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins)
     except Exception as err:
-        cause = err.__cause__ if err.__cause__ is not None else err
-        if isinstance(cause, (MisconfigurationException, ValueError, TypeError, ImportError)):
-            first = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        if _is_trainer_setting_error(err):
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise ConfigError(f"trainer: {first}; e.g. trainer=cpu or trainer.accelerator=auto") from err
         raise
+
+
+def _is_trainer_setting_error(err: BaseException) -> bool:
+    from lightning_fabric.utilities.exceptions import MisconfigurationException
+
+    if isinstance(err, MisconfigurationException):
+        return True
+    return isinstance(err, ModuleNotFoundError) and str(err).startswith("Requirement ")
 
 
 def _finish(logger, results: dict) -> None:

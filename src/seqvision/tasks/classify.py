@@ -13,11 +13,13 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from seqvision.tasks import epoch_metrics
 from seqvision.tasks.optim import configure_optimizers
+from seqvision.tasks.sample_counts import SampleCounts
 
 
 class ClassificationTask(pl.LightningModule):
     """Cross-entropy training; logs ``{train,val,test}/{loss,acc}``, ``val/acc_best``, and
-    ``*/acc_top5`` when there are more than 10 classes (where top-1 alone says too little)."""
+    ``*/acc_top5`` when there are more than 10 classes (where top-1 alone says too little).
+    Losses are means over samples (each batch weighted by its size), not over batches."""
 
     def __init__(self, net: nn.Module, num_classes: int, optimizer: Any, scheduler: Any | None = None,
                  label_smoothing: float = 0.0):
@@ -33,6 +35,7 @@ class ClassificationTask(pl.LightningModule):
                 setattr(self, f"{stage}_acc_top5", MulticlassAccuracy(num_classes, top_k=5, average="micro"))
         self.val_acc_best = MaxMetric()
         self.val_acc_best.persistent(True)  # survives a resume, so "best so far" stays true
+        self.samples = SampleCounts()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -42,7 +45,9 @@ class ClassificationTask(pl.LightningModule):
         logits = self(x)
         loss = F.cross_entropy(logits, y, label_smoothing=self.label_smoothing if stage == "train" else 0.0)
         on_step = stage == "train"
-        getattr(self, f"{stage}_loss")(loss.detach())
+        getattr(self, f"{stage}_loss")(loss.detach(), weight=y.shape[0])
+        if stage != "train":
+            self.samples.update(stage, y.shape[0])
         getattr(self, f"{stage}_acc")(logits.detach(), y)
         self.log(f"{stage}/loss", getattr(self, f"{stage}_loss"), on_step=on_step, on_epoch=True, prog_bar=True)
         self.log(f"{stage}/acc", getattr(self, f"{stage}_acc"), on_step=False, on_epoch=True, prog_bar=True)
@@ -58,6 +63,7 @@ class ClassificationTask(pl.LightningModule):
         self._step(batch, "val")
 
     def on_validation_epoch_end(self) -> None:
+        self.samples.close("val")
         if self.trainer.sanity_checking:
             return
         self.val_acc_best(self.val_acc.compute())
@@ -65,6 +71,9 @@ class ClassificationTask(pl.LightningModule):
 
     def test_step(self, batch, batch_idx: int) -> None:
         self._step(batch, "test")
+
+    def on_test_epoch_end(self) -> None:
+        self.samples.close("test")
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         epoch_metrics.save(self, checkpoint)
