@@ -18,9 +18,15 @@ import torch
 from torch import nn
 
 from seqvision.data.batches import TensorBatchLoader
+from seqvision.data.subset import describe as describe_limit
+from seqvision.data.subset import stratified_subset
 from seqvision.errors import ConfigError
 
 log = logging.getLogger(__name__)
+
+
+def _take(x: torch.Tensor, y: torch.Tensor, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    return x[idx], y[idx]
 
 
 def resolve_root(root: str | os.PathLike) -> Path:
@@ -97,8 +103,11 @@ class ImageDataModule(pl.LightningDataModule):
         self.splits = {"train": train, "val": val, "test": self.load_split("test")}
         self.report["available"] = {k: len(y) for k, (_, y) in self.splits.items()}
         if self.limit:
-            self.splits = {k: (x[: self.limit], y[: self.limit]) for k, (x, y) in self.splits.items()}
+            self.splits = {k: _take(x, y, stratified_subset(y, self.limit, self.split_seed))
+                           for k, (x, y) in self.splits.items()}
+            self.report["limit"] = describe_limit(self.limit, self.split_seed)
         self.report["used"] = {k: len(y) for k, (_, y) in self.splits.items()}
+        self.report["classes"] = {k: int(y.unique().numel()) for k, (_, y) in self.splits.items()}
         self._log_report()
         device = self._target_device()
         if device is not None:
@@ -107,7 +116,8 @@ class ImageDataModule(pl.LightningDataModule):
     def _log_report(self) -> None:
         """One line per run that says how many samples each split has and what was left out."""
         used, available = self.report["used"], self.report["available"]
-        parts = [f"{k} {used[k]}" + (f" of {available[k]} (data.limit)" if used[k] < available[k] else "") for k in used]
+        parts = [f"{k} {used[k]}" + (f" of {available[k]} (data.limit: class-stratified)" if used[k] < available[k] else "")
+                 for k in used]
         skipped = ", ".join(f"{n} {why}" for why, n in self.report["skipped"].items() if n)
         log.info("data %s: %s samples%s", type(self).__name__, ", ".join(parts), f"; skipped: {skipped}" if skipped else "")
 

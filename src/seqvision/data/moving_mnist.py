@@ -1,8 +1,10 @@
 """``data=moving_mnist`` (frame prediction) and ``data=moving_mnist_labels`` (video classification).
 
-Frames come from ``seqvision.data.moving_digits``: training sequences are drawn from MNIST
-training digits, a fresh draw each epoch; validation and test are fixed by ``split_seed`` and
-drawn from MNIST test digits. ``test_file`` points the test at the standard
+Frames come from ``seqvision.data.moving_digits``. The three splits draw from disjoint digits:
+training sequences (a fresh draw each epoch) from MNIST training digits, validation sequences
+from a seeded ``val_fraction`` of the training digits that training never uses, test sequences
+from MNIST test digits only; model selection never looks at a test digit. Validation and test
+sequences are fixed by ``split_seed``. ``test_file`` points the test at the standard
 ``mnist_test_seq.npy`` (uint8, 20 x 10000 x 64 x 64, the file torchvision's ``MovingMNIST``
 reads), memory-mapped so its 820 MB never sit in RAM. ``source=digits`` draws from
 scikit-learn's bundled digits instead of MNIST, which needs no files at all.
@@ -117,7 +119,7 @@ class MovingMNISTDataModule(pl.LightningDataModule):
                  image_size: int = 64, input_frames: int = 10, output_frames: int = 10, speed: float = 3.6,
                  train_size: int = 10000, val_size: int = 1000, test_size: int = 3000, test_file: str | None = None,
                  batch_size: int = 16, eval_batch_size: int | None = None, split_seed: int = 0,
-                 limit: int | None = None, augment=None):
+                 val_fraction: float = 0.1, limit: int | None = None, augment=None):
         super().__init__()
         for name, v in (("num_digits", num_digits), ("input_frames", input_frames), ("train_size", train_size),
                         ("val_size", val_size), ("test_size", test_size), ("batch_size", batch_size)):
@@ -128,20 +130,21 @@ class MovingMNISTDataModule(pl.LightningDataModule):
                               f"e.g. data.output_frames=10")
         if not isinstance(image_size, int) or image_size < 28:
             raise ConfigError(f"data.image_size={image_size!r} must be >= 28 (a digit is 28x28); e.g. data.image_size=64")
+        if not (isinstance(val_fraction, (int, float)) and 0 < val_fraction < 1):
+            raise ConfigError(f"data.val_fraction={val_fraction!r} must lie in (0, 1) (the share of training digits "
+                              f"held out for validation sequences); e.g. data.val_fraction=0.1")
         if not (isinstance(speed, (int, float)) and speed >= 0):
             raise ConfigError(f"data.speed={speed!r} must be a number >= 0 (pixels per frame); e.g. data.speed=3.6")
         self.root, self.source, self.download = resolve_root(root), source, download
         self.num_digits, self.image_size, self.speed = num_digits, image_size, float(speed)
         self.input_frames, self.output_frames = input_frames, output_frames
-        self.sizes = {"train": train_size, "val": val_size, "test": test_size}
-        if limit:
-            self.sizes = {k: min(v, limit) for k, v in self.sizes.items()}
+        self.sizes = {"train": min(train_size, limit or train_size), "val": val_size, "test": test_size}
         self.test_file = resolve_root(test_file) if test_file else None
         if self.test_file is not None and not self.test_file.is_file():
             raise DataError(f"moving_mnist: data.test_file={self.test_file} does not exist; the standard file is "
                             f"mnist_test_seq.npy (torchvision MovingMNIST's root/MovingMNIST/); or data.test_file=null")
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size or batch_size
-        self.split_seed, self.limit = split_seed, limit
+        self.split_seed, self.limit, self.val_fraction = split_seed, limit, float(val_fraction)
         if augment is not None and self.task == "predict":
             raise ConfigError("augmentation is not applied to frame prediction (input and target frames would need "
                               "one joint transform, and fresh sequences every epoch already avoid overfitting); "
@@ -149,7 +152,11 @@ class MovingMNISTDataModule(pl.LightningDataModule):
         self.augment = augment
         self.input_shape = (input_frames, 1, image_size, image_size)
         self.splits: dict = {}
+        self.rows: dict[str, torch.Tensor] = {}  # data.limit: the sequences of a fixed split that are used
         self.digit_source = None
+        self.digit_ids: dict[str, torch.Tensor] = {}  # which digits of the source set each split draws from
+        self.report: dict = {}
+        self._mean_frame: torch.Tensor | None = None
         if source not in SOURCES:
             raise ConfigError(f"data.source={source!r} is unknown; valid: {', '.join(SOURCES)}; e.g. data.source=digits")
 
@@ -175,22 +182,78 @@ class MovingMNISTDataModule(pl.LightningDataModule):
         train_bank, train_labels, name = load_digit_bank(self.source, self.root, True)
         test_bank, test_labels, _ = load_digit_bank(name, self.root, False)
         self.digit_source = name
+        order = torch.randperm(len(train_bank), generator=torch.Generator().manual_seed(self.split_seed))
+        n_val = max(1, int(round(len(order) * self.val_fraction)))
+        self.digit_ids = {"train": order[n_val:].sort().values, "val": order[:n_val].sort().values,
+                          "test": torch.arange(len(test_bank))}
+        banks = {"train": (train_bank, train_labels), "val": (train_bank, train_labels), "test": (test_bank, test_labels)}
         trainer = getattr(self, "trainer", None)
         epoch_fn = (lambda: trainer.current_epoch) if trainer is not None else None
-        self.splits = {"train": self._split("train", train_bank, train_labels, epoch_fn),
-                       "val": self._split("val", test_bank, test_labels),
-                       "test": self._split("test", test_bank, test_labels)}
+        self.splits = {}
+        for split, (bank, labels) in banks.items():
+            ids = self.digit_ids[split]
+            self.splits[split] = self._split(split, bank[ids], labels[ids], epoch_fn if split == "train" else None)
         if self.test_file is not None:
-            test = NpySequences(self.test_file, self.num_frames, self.image_size)
-            if self.limit:
-                test = _Head(test, self.limit)
-            self.splits["test"] = test
-        log.info("moving_mnist: digits from %s; train %d sequences per epoch, val %d, test %d%s", name,
-                 self.sizes["train"], self.sizes["val"], len(self.splits["test"]),
-                 f" from {self.test_file}" if self.test_file else "")
+            self.splits["test"] = NpySequences(self.test_file, self.num_frames, self.image_size)
+        if self.limit:
+            self.rows = {split: self._limited_rows(split) for split in ("val", "test")
+                         if len(self.splits[split]) > self.limit}
+        self._report(name)
+        log.info("moving_mnist: digits from %s (train %d, val %d held out of the training digits, test %d); "
+                 "train %d sequences per epoch, val %d, test %d%s", name, len(self.digit_ids["train"]),
+                 len(self.digit_ids["val"]), len(self.digit_ids["test"]), self.sizes["train"],
+                 self._used("val"), self._used("test"), f" from {self.test_file}" if self.test_file else "")
+
+    def _limited_rows(self, split: str) -> torch.Tensor:
+        """``data.limit`` on a fixed split: a seeded subset, stratified by the class of each
+        sequence's first digit (the test file has no labels: a seeded random subset)."""
+        from seqvision.data.subset import stratified_subset
+
+        data = self.splits[split]
+        if isinstance(data, MovingDigits):
+            return stratified_subset(data.labels()[torch.arange(len(data))], self.limit, self.split_seed)
+        g = torch.Generator().manual_seed(self.split_seed)
+        return torch.randperm(len(data), generator=g)[: self.limit].sort().values
+
+    def _used(self, split: str) -> int:
+        return len(self.rows[split]) if split in self.rows else len(self.splits[split])
+
+    def _report(self, name: str) -> None:
+        from seqvision.data.subset import describe
+
+        test_from = str(self.test_file) if self.test_file else f"{name} test digits"
+        self.report = {
+            "available": {"train": self.sizes["train"], "val": len(self.splits["val"]), "test": len(self.splits["test"])},
+            "used": {split: self._used(split) for split in ("train", "val", "test")},
+            "sources": {"train": f"fresh sequences each epoch from {len(self.digit_ids['train'])} {name} training digits",
+                        "val": f"{len(self.digit_ids['val'])} {name} training digits held out from training "
+                               f"(data.val_fraction={self.val_fraction}, data.split_seed={self.split_seed})",
+                        "test": test_from},
+        }
+        if self.limit:
+            self.report["limit"] = {**describe(self.limit, self.split_seed),
+                                    "train": "fresh draws per epoch, capped at data.limit"}
+
+    def mean_frame(self) -> torch.Tensor:
+        """The per-pixel mean of every frame of the training sequences (epoch 0's draw), in [0, 1],
+        ``(1, H, W)``: the forecast of the mean-frame baseline."""
+        if self._mean_frame is None:
+            self.setup()
+            train = self.splits["train"]
+            first = MovingDigits(train.bank, train.bank_labels, train.size, train.num_digits, train.num_frames,
+                                 train.image_size, train.speed, train.seed)
+            total = torch.zeros(1, self.image_size, self.image_size, dtype=torch.float64)
+            for start in range(0, len(first), 512):
+                frames = first[torch.arange(start, min(start + 512, len(first)))]
+                total += frames.double().sum(dim=(0, 1))
+            self._mean_frame = (total / (len(first) * self.num_frames * 255.0)).float()
+        return self._mean_frame
 
     def tensors(self, split: str) -> tuple:
-        return (self.splits[split],)
+        return (self._rows_of(self.splits[split], split),)
+
+    def _rows_of(self, data, split: str):
+        return _Rows(data, self.rows[split]) if split in self.rows else data
 
     def _loader(self, split: str, train: bool) -> TensorBatchLoader:
         # shuffle=False: training sequences are fresh random draws already
@@ -212,19 +275,19 @@ class MovingMNISTDataModule(pl.LightningDataModule):
         return frames[:, : self.input_frames], frames[:, self.input_frames:]
 
 
-class _Head:
-    """The first ``n`` items of an indexable split (``data.limit`` on the test file)."""
+class _Rows:
+    """The rows ``rows`` of an indexable split, indexed like a tensor (``data.limit``)."""
 
     device = torch.device("cpu")
 
-    def __init__(self, inner, n: int):
-        self.inner, self.n = inner, min(n, len(inner))
+    def __init__(self, inner, rows: torch.Tensor):
+        self.inner, self.rows = inner, rows
 
     def __len__(self) -> int:
-        return self.n
+        return len(self.rows)
 
     def __getitem__(self, index):
-        return self.inner[index]
+        return self.inner[self.rows[torch.as_tensor(index).cpu()]]
 
 
 class LabelledMovingMNISTDataModule(MovingMNISTDataModule):
@@ -250,7 +313,8 @@ class LabelledMovingMNISTDataModule(MovingMNISTDataModule):
         super().__init__(num_digits=1, input_frames=input_frames, output_frames=0, **kwargs)
 
     def tensors(self, split: str) -> tuple:
-        return (self.splits[split], self.splits[split].labels())
+        data = self.splits[split]
+        return self._rows_of(data, split), self._rows_of(data.labels(), split)
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         """uint8 -> [0, 1] -> augmentation (training only; one draw per clip) -> MNIST normalization."""

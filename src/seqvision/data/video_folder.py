@@ -2,8 +2,11 @@
 
 Splits: the official ones when asked for (``seqvision.data.video_splits``: UCF101's
 ``train_list``/``test_list``, HMDB51's ``hmdb51_splits`` folder with ``split_index``, KTH's
-person split with ``kth_split``), else a seeded split per class (``test_fraction``);
-validation is carved from train (``val_fraction``) unless the split has its own (KTH).
+person split with ``kth_split``), else a seeded split that holds out ``test_fraction`` of each
+class; validation is carved from train (``val_fraction``) unless the split has its own (KTH).
+Both are carved by group, never clip by clip: clips cut from one source video (a UCF101
+``gNN`` group, an HMDB51 source video, a KTH person) are near-duplicates, and one of them on
+each side of a split inflates the held-out accuracy (``video_splits.split_by_group``).
 
 Each clip is decoded with PyAV once: ``num_frames`` frames ``stride`` apart around its middle,
 resized to ``image_size`` while converting, and cached as a uint8 ``(T, C, H, W)`` tensor file
@@ -26,7 +29,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import random
 from collections import Counter
 from pathlib import Path
 
@@ -34,6 +36,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from seqvision.data.image_datamodule import ImageDataModule, resolve_root
+from seqvision.data.subset import describe as describe_limit
+from seqvision.data.subset import stratified_subset
 from seqvision.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -128,9 +132,11 @@ class VideoFolderDataModule(ImageDataModule):
         return sorted(clips), clips
 
     def _split_files(self) -> dict[str, list[Path]]:
+        """Train, val and test clips. The official splits are taken as they are; otherwise test,
+        and validation in any case, are held out by group (``video_splits.split_by_group``), so
+        clips cut from one source video never sit on both sides."""
         from seqvision.data import video_splits
 
-        rng = random.Random(self.split_seed)
         if self.lists:
             split = video_splits.ucf101_lists(self.root, *self.lists)
         elif self.hmdb51:
@@ -138,19 +144,24 @@ class VideoFolderDataModule(ImageDataModule):
         elif self.kth_split:
             split = video_splits.kth_persons([c for name in self.classes for c in self.clips[name]])
         else:
-            split = {"train": [], "test": []}
-            for name in self.classes:
-                files = list(self.clips[name])
-                rng.shuffle(files)
-                n_test = max(1, round(len(files) * self.test_fraction)) if len(files) > 1 else 0
-                split["test"] += files[:n_test]
-                split["train"] += files[n_test:]
-        if "val" in split:
-            return {k: sorted(v) for k, v in split.items()}
-        train = sorted(split["train"])
-        rng.shuffle(train)
-        n_val = max(1, round(len(train) * self.val_fraction))
-        return {"train": sorted(train[n_val:]), "val": sorted(train[:n_val]), "test": sorted(split["test"])}
+            every = [(c, name) for name in self.classes for c in self.clips[name]]
+            train, test = video_splits.split_by_group(every, self.test_fraction, self.split_seed)
+            split = {"train": train, "test": test}
+        if "val" not in split:
+            train, val = video_splits.split_by_group(self._labelled(split["train"]), self.val_fraction, self.split_seed)
+            split = {"train": train, "val": val, "test": split["test"]}
+        split = {k: sorted(v) for k, v in split.items()}
+        everything = self._labelled([c for files in split.values() for c in files])
+        self.report["grouping"] = video_splits.grouping_name(everything)
+        self.report["groups"] = {k: len({video_splits.source_of(c, self._label_name(c)) for c in v})
+                                 for k, v in split.items()}
+        return split
+
+    def _label_name(self, clip: Path) -> str:
+        return clip.relative_to(self.root).parts[0]
+
+    def _labelled(self, clips: list[Path]) -> list[tuple[Path, str]]:
+        return [(c, self._label_name(c)) for c in clips]
 
     # -- caching ------------------------------------------------------------------------------
     @property
@@ -194,15 +205,18 @@ class VideoFolderDataModule(ImageDataModule):
                             f"e.g. data.cache_dir=/tmp/seqvision_cache") from err
         label = {name: i for i, name in enumerate(self.classes)}
         examples: dict[str, list[str]] = {"corrupt": [], "short": []}
-        for split, files in self._split_files().items():
+        splits = self._split_files()
+        self.report["available"] = {k: len(v) for k, v in splits.items()}
+        for split, files in splits.items():
             if self.limit:
-                files = files[: self.limit]
+                labels = torch.tensor([label[self._label_name(c)] for c in files])
+                files = [files[i] for i in stratified_subset(labels, self.limit, self.split_seed).tolist()]
             items = []
             for clip in files:
                 cache = self.cache_path(clip)
                 why = self._usable(clip, cache)
                 if why is None:
-                    items.append((clip, label[clip.relative_to(self.root).parts[0]], cache))
+                    items.append((clip, label[self._label_name(clip)], cache))
                     continue
                 kind = why.split(":")[0]
                 self.skipped[kind] += 1
@@ -217,11 +231,27 @@ class VideoFolderDataModule(ImageDataModule):
             parts = [f"{n} {k} (e.g. {examples[k][0]})" for k, n in self.skipped.items()]
             log.warning("video_folder: skipped %d of %d clips: %s. Short clips fit with a lower data.num_frames or "
                         "data.stride; corrupt ones need re-encoding", sum(self.skipped.values()), total, "; ".join(parts))
-        log.info("video_folder: %d classes; %s clips; cache %s", self.num_classes,
-                 ", ".join(f"{k} {len(v)}" for k, v in self.datasets.items()), self.cache_folder)
+        self.report["used"] = {k: len(v) for k, v in self.datasets.items()}
+        self.report["classes"] = {k: len({lab for _, lab, _ in v.items}) for k, v in self.datasets.items()}
+        self.report["skipped"] = dict(self.skipped)
+        if self.limit:
+            self.report["limit"] = describe_limit(self.limit, self.split_seed)
+        log.info("video_folder: %d classes; %s clips; groups by %s; cache %s", self.num_classes,
+                 ", ".join(f"{k} {len(v)}" for k, v in self.datasets.items()), self.report["grouping"],
+                 self.cache_folder)
 
     # -- loaders ------------------------------------------------------------------------------
     def _loader(self, split: str, train: bool) -> DataLoader:
-        return DataLoader(self.datasets[split], batch_size=self.batch_size if train else self.eval_batch_size,
-                          shuffle=train, num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
-                          pin_memory=False, drop_last=False)
+        """Training batches are sharded by the sampler Lightning injects under DDP (padded, as
+        every rank must step equally often); evaluation brings its own sampler that shards
+        without repeating a clip, so each one is scored exactly once."""
+        dataset, sampler = self.datasets[split], None
+        trainer = getattr(self, "trainer", None)
+        if not train and trainer is not None and trainer.world_size > 1:
+            from pytorch_lightning.overrides.distributed import UnrepeatedDistributedSampler
+
+            sampler = UnrepeatedDistributedSampler(dataset, num_replicas=trainer.world_size, rank=trainer.global_rank,
+                                                   shuffle=False)
+        return DataLoader(dataset, batch_size=self.batch_size if train else self.eval_batch_size,
+                          shuffle=train, sampler=sampler, num_workers=self.num_workers,
+                          persistent_workers=self.num_workers > 0, pin_memory=False, drop_last=False)

@@ -12,11 +12,18 @@ keep groups apart, so reportable numbers need them:
   Schuldt et al. 2004: train 11-18, validation 1, 4, 19-21, 23-25, test 2, 3, 5-10, 22.
 
 Each reader returns ``{"train": [...], "test": [...]}`` (KTH also ``"val"``) of clip paths.
+
+Where no official split is asked for, and whenever validation is carved from a training
+split, ``split_by_group`` holds out whole *groups*, never single clips: a group is the source
+a clip was cut from (``source_of``: UCF101's ``v_<class>_g<NN>_c<MM>`` group, HMDB51's source
+video, KTH's person). A clip whose name follows none of these patterns is its own group.
 """
 
 from __future__ import annotations
 
+import random
 import re
+from collections import Counter, defaultdict
 from pathlib import Path
 
 from seqvision.errors import DataError
@@ -71,3 +78,59 @@ def kth_persons(clips: list[Path]) -> dict[str, list[Path]]:
             if person in persons:
                 out[split].append(clip)
     return out
+
+
+UCF101_NAME = re.compile(r"^v_(?P<action>.+)_g(?P<group>\d+)_c\d+$")
+KTH_NAME = re.compile(r"^person(?P<person>\d+)_")
+# HMDB51: <source video>_<action>_<body part>_<camera motion>_<people>_<viewpoint>_<quality>_<clip no.>
+HMDB51_TAGS = re.compile(r"_[fhlu]_(?:cm|nm)_np\d+_(?:fr|ba|le|ri)_(?:bad|med|goo)_\d+$")
+
+
+def source_of(clip: Path, label: str) -> str:
+    """The group a clip belongs to: ``ucf101:<action>_g<NN>``, ``kth:person<NN>``,
+    ``hmdb51:<source video>``, or ``clip:<label>/<name>`` when its name shows no source."""
+    stem = clip.stem
+    if m := UCF101_NAME.match(stem):
+        return f"ucf101:{m['action']}_g{m['group']}"
+    if m := KTH_NAME.match(stem):
+        return f"kth:person{int(m['person']):02d}"
+    if HMDB51_TAGS.search(stem):
+        base = HMDB51_TAGS.sub("", stem)
+        cut = base.rfind(f"_{label}")
+        return f"hmdb51:{base[:cut] if cut > 0 else base}"
+    return f"clip:{label}/{stem}"
+
+
+def split_by_group(clips: list[tuple[Path, str]], fraction: float, seed: int) -> tuple[list[Path], list[Path]]:
+    """``(kept, held_out)``: whole groups held out, about ``fraction`` of each class's clips.
+
+    Groups are visited in a seeded order; a group is held out while every class it contains is
+    below its quota (``round(fraction * clips of the class)``, at least one clip where a class has
+    two or more groups) and keeps at least one other group in the kept part. One group can hold
+    several classes (a KTH person performs every action), so quotas are met approximately.
+    """
+    groups: dict[str, list[tuple[Path, str]]] = defaultdict(list)
+    for clip, label in clips:
+        groups[source_of(clip, label)].append((clip, label))
+    per_class = Counter(label for _, label in clips)
+    groups_of_class = Counter(label for members in groups.values() for label in {lab for _, lab in members})
+    quota = {c: max(1, round(fraction * n)) if groups_of_class[c] > 1 else 0 for c, n in per_class.items()}
+    held_count, kept_groups = Counter(), dict(groups_of_class)
+    order = sorted(groups)
+    random.Random(seed).shuffle(order)
+    held: list[Path] = []
+    for key in order:
+        counts = Counter(label for _, label in groups[key])
+        if all(held_count[c] < quota[c] and kept_groups[c] > 1 for c in counts):
+            held += [clip for clip, _ in groups[key]]
+            held_count.update(counts)
+            for c in counts:
+                kept_groups[c] -= 1
+    held_set = set(held)
+    return sorted(c for c, _ in clips if c not in held_set), sorted(held)
+
+
+def grouping_name(clips: list[tuple[Path, str]]) -> str:
+    """How the clips were grouped, for the data report: the patterns found in their names."""
+    kinds = Counter(source_of(c, label).split(":", 1)[0] for c, label in clips)
+    return ", ".join(f"{k} ({n} clips)" for k, n in sorted(kinds.items()))
