@@ -22,8 +22,13 @@ def test_frame_prediction_trains_and_reports_the_baseline(video_cfg):
     value = train(cfg)
     res = _results(cfg)
     assert res["status"] == "completed" and cfg.optimized_metric == "val/mse_best" and value == res["metrics"]["val/mse_best"]
-    for key in ("test/mse", "test/mae", "test/ssim", "test/psnr", "test/baseline_mse", "test/mse_t10"):
+    for key in ("test/mse", "test/mae", "test/ssim", "test/psnr", "test/mse_t10"):
         assert key in res["metrics"], key
+    for baseline in ("last", "zero", "mean"):
+        for name in ("mse", "mae", "ssim", "psnr"):
+            assert f"test/baseline_{baseline}_{name}" in res["metrics"], (baseline, name)
+    assert res["metrics"]["test/baseline_zero_mse"] > res["metrics"]["test/baseline_mean_mse"] > 0
+    assert res["data"]["evaluated"] == {"val": 4, "test": 4} and res["data"]["used"]["test"] == 4
     assert cfg.callbacks.model_checkpoint.monitor == "val/mse" and cfg.callbacks.model_checkpoint.mode == "min"
     assert (Path(cfg.paths.output_dir) / "media" / "test_frames.png").is_file()
 

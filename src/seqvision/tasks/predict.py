@@ -5,9 +5,12 @@ it predicts in ``net.output_frames``; predictions are ``sigmoid(logits)`` in [0,
 ``mse`` (on the sigmoid output, what OpenSTL trains with) or ``bce`` (per-pixel binary
 cross-entropy on the logits, the loss of the ConvLSTM paper, Shi et al. 2015).
 
-Every validation and test batch also scores the "copy the last input frame" baseline on the
-same sequences (``{val,test}/baseline_*``): a model that does not beat it has learnt no motion.
-``val/mse`` is what checkpoints and sweeps watch (``val/mse_best`` for sweepers).
+Every validation and test batch also scores three trivial forecasts on the same sequences:
+copy the last input frame (``{val,test}/baseline_last_*``), all-zero frames
+(``baseline_zero_*``) and the training set's mean frame (``baseline_mean_*``, when the data
+module provides ``mean_frame()``). On Moving MNIST the black background makes the zero and mean
+frames score close to a blurry model, so a model is only worth reporting if it beats all
+three. ``val/mse`` is what checkpoints and sweeps watch (``val/mse_best`` for sweepers).
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ from torchmetrics import MeanMetric, MinMetric
 from seqvision.tasks.frame_metrics import FrameMetrics
 from seqvision.tasks.media import log_strip
 from seqvision.tasks.optim import configure_optimizers
+from seqvision.tasks.sample_counts import SampleCounts
 
 LOSSES = ("mse", "bce")
+BASELINES = ("last", "zero", "mean")
 
 
 def copy_last_frame(inputs: torch.Tensor, output_frames: int) -> torch.Tensor:
@@ -33,9 +38,15 @@ def copy_last_frame(inputs: torch.Tensor, output_frames: int) -> torch.Tensor:
     return inputs[:, -1:].expand(-1, output_frames, *inputs.shape[2:])
 
 
+def constant_frames(frame: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """``frame`` ``(C, H, W)`` repeated for every sequence and step of ``like`` ``(B, T, C, H, W)``."""
+    return frame.to(like).expand_as(like)
+
+
 class FramePredictionTask(pl.LightningModule):
-    """Logs ``{train,val,test}/loss``, ``{val,test}/{mse,mae,ssim,psnr}`` and their ``baseline_*``
-    twins, ``test/mse_t<k>`` (error at the k-th predicted frame) and ``val/mse_best``."""
+    """Logs ``{train,val,test}/loss``, ``{val,test}/{mse,mae,ssim,psnr}`` and the same for each
+    baseline (``baseline_{last,zero,mean}_*``), ``test/mse_t<k>`` (error at the k-th predicted
+    frame) and ``val/mse_best``. Losses are means over samples, not over batches."""
 
     monitor = ("val/mse", "min")
     best_metric = "val/mse_best"
@@ -57,9 +68,17 @@ class FramePredictionTask(pl.LightningModule):
             setattr(self, f"{stage}_loss", MeanMetric())
         for stage in ("val", "test"):
             setattr(self, f"{stage}_metrics", FrameMetrics(output_frames))
-            setattr(self, f"{stage}_baseline", FrameMetrics(output_frames))
+            setattr(self, f"{stage}_baselines", nn.ModuleDict({b: FrameMetrics(output_frames) for b in BASELINES}))
         self.val_mse_best = MinMetric()
         self.val_mse_best.persistent(True)
+        self.samples = SampleCounts()
+        self.register_buffer("mean_frame", torch.zeros(0), persistent=False)
+
+    def setup(self, stage: str) -> None:
+        """The mean-frame baseline needs the training set's mean frame, which only the data knows."""
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        if datamodule is not None and hasattr(datamodule, "mean_frame"):
+            self.mean_frame = datamodule.mean_frame().to(self.mean_frame.device)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Predicted frames in [0, 1]."""
@@ -75,7 +94,7 @@ class FramePredictionTask(pl.LightningModule):
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         x, y = batch
         loss = self._loss(self.net(x), y)
-        self.train_loss(loss.detach())
+        self.train_loss(loss.detach(), weight=x.shape[0])
         self.log("train/loss", self.train_loss, on_step=True, on_epoch=True, prog_bar=True)
         return loss
 
@@ -84,16 +103,27 @@ class FramePredictionTask(pl.LightningModule):
         logits = self.net(x)
         loss = self._loss(logits, y)
         pred = torch.sigmoid(logits)
-        getattr(self, f"{stage}_loss")(loss)
+        getattr(self, f"{stage}_loss")(loss, weight=x.shape[0])
+        self.samples.update(stage, x.shape[0])
         self.log(f"{stage}/loss", getattr(self, f"{stage}_loss"), on_step=False, on_epoch=True, prog_bar=True)
-        for prefix, metrics, p in ((f"{stage}/", getattr(self, f"{stage}_metrics"), pred),
-                                   (f"{stage}/baseline_", getattr(self, f"{stage}_baseline"),
-                                    copy_last_frame(x, self.output_frames))):
+        forecasts = [(f"{stage}/", getattr(self, f"{stage}_metrics"), pred)]
+        for name, metrics in getattr(self, f"{stage}_baselines").items():
+            forecast = self._baseline(name, x, y)
+            if forecast is not None:
+                forecasts.append((f"{stage}/baseline_{name}_", metrics, forecast))
+        for prefix, metrics, p in forecasts:
             metrics.update(p, y)
             for name, metric in metrics.items():
                 self.log(prefix + name, metric, on_step=False, on_epoch=True, prog_bar=prefix == f"{stage}/" and name == "mse")
         if batch_idx == 0 and self._media_due(stage):
             log_strip(self, f"{stage}/frames", x, y, pred, self._media_dir())
+
+    def _baseline(self, name: str, inputs: torch.Tensor, target: torch.Tensor) -> torch.Tensor | None:
+        if name == "last":
+            return copy_last_frame(inputs, self.output_frames)
+        if name == "zero":
+            return torch.zeros_like(target)
+        return constant_frames(self.mean_frame, target) if self.mean_frame.numel() else None
 
     def _media_due(self, stage: str) -> bool:
         if self.trainer.sanity_checking or not self.media_every_n_epochs:
@@ -108,6 +138,7 @@ class FramePredictionTask(pl.LightningModule):
         self._eval_step(batch, batch_idx, "val")
 
     def on_validation_epoch_end(self) -> None:
+        self.samples.close("val")
         if self.trainer.sanity_checking:
             return
         self.val_mse_best(self.val_metrics.mse.compute())
@@ -117,6 +148,7 @@ class FramePredictionTask(pl.LightningModule):
         self._eval_step(batch, batch_idx, "test")
 
     def on_test_epoch_end(self) -> None:
+        self.samples.close("test")
         for k, v in enumerate(self.test_metrics.mse.compute_per_step().tolist(), start=1):
             self.log(f"test/mse_t{k}", v, sync_dist=True)
 
