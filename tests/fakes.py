@@ -8,3 +8,10 @@ class ClipDigitsDataModule(DigitsDataModule):
     Only the shape matters here; compat checks run before any sample is read."""
 
     input_shape = (4, 1, 28, 28)
+
+
+class BuggyNet:
+    """A net whose constructor fails the way a bug does (a plain ValueError, not InvalidArgument)."""
+
+    def __init__(self, input_shape, num_classes, **knobs):
+        raise ValueError("an internal inconsistency, not the user's input")

@@ -113,6 +113,9 @@ def test_missing_dataset_is_a_data_error(compose_cfg, tmp_path):
 CLI = [
     ("lr-not-a-number", ["optimizer.lr=abc"], "optimizer.lr='abc' is not a number"),
     ("seed-not-an-int", ["seed=x"], "seed='x' is not an integer"),
+    ("seed-negative", ["seed=-5"], "seed=-5 is out of range; valid: an integer from 0 to 4294967295"),
+    ("seed-too-large", ["seed=4294967296"], "seed=4294967296 is out of range"),
+    ("strategy-unknown", ["+trainer.strategy=nope"], "trainer.strategy='nope' is out of range"),
     ("depth-zero", ["model.net.num_layers=0"], "model.net.num_layers=0 is out of range"),
     ("batch-size-zero", ["data.batch_size=0"], "data.batch_size=0 is out of range"),
     ("unknown-key", ["optimizer.lrr=0.1"], "optimizer.lrr is not a config key; valid keys under optimizer"),
@@ -144,3 +147,36 @@ def test_full_error_shows_the_traceback(tmp_path):
     proc = run_train([*BASE, "seed=x", f"hydra.run.dir={tmp_path / 'run'}"], HYDRA_FULL_ERROR="1", timeout=240)
     assert proc.returncode != 0
     assert "Traceback" in proc.stderr and "ConfigError" in proc.stderr
+
+
+def test_a_file_that_is_not_a_checkpoint_is_named_with_the_fix(tmp_path):
+    bogus = tmp_path / "notes.ckpt"
+    bogus.write_text("not a checkpoint")
+    run_dir = tmp_path / "run"
+    proc = run_train([*BASE, "train=false", f"ckpt_path={bogus}", f"hydra.run.dir={run_dir}"], timeout=240)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    (line,) = [x for x in proc.stderr.splitlines() if x.startswith("error:")]
+    assert str(bogus) in line and "is not a checkpoint" in line and "e.g. ckpt_path=" in line
+    _assert_no_outputs(run_dir)
+
+
+def test_a_bug_in_our_code_keeps_its_traceback(tmp_path):
+    """A failure that is not a known user mistake is never dressed up as one: no ``error:`` line,
+    the traceback, and not exit status 2."""
+    run_dir = tmp_path / "run"
+    proc = run_train([*BASE, "model.net._target_=fakes.BuggyNet", f"hydra.run.dir={run_dir}"], timeout=240,
+                     PYTHONPATH=f"{ROOT / 'src'}:{ROOT / 'tests'}")
+    assert proc.returncode not in (0, 2)
+    assert "Traceback" in proc.stderr and "an internal inconsistency" in proc.stderr
+    assert not any(line.startswith("error:") for line in proc.stderr.splitlines())
+
+
+def test_a_net_argument_check_is_a_user_error_and_a_bug_is_not(compose_cfg, monkeypatch):
+    from seqvision.run import train
+
+    monkeypatch.syspath_prepend(str(ROOT / "tests"))
+    with pytest.raises(ConfigError, match="model CNN on data DigitsDataModule: norm='nope' is unknown"):
+        train(compose_cfg([*BASE, "model.net.norm=nope"]))
+    with pytest.raises(Exception) as info:
+        train(compose_cfg([*BASE, "model.net._target_=fakes.BuggyNet"]))
+    assert not isinstance(info.value, UserError)

@@ -24,3 +24,10 @@ class TrainingError(UserError):
     line like a bad command, but with exit status 3 so scripts can tell the two apart."""
 
     exit_code = 3
+
+
+class InvalidArgument(UserError, ValueError):
+    """An argument that a building block (a net, a cell) cannot work with, e.g. a patch size that
+    does not divide the image. A ``ValueError`` to code that uses the nets on their own; a user
+    error (one line, exit status 2) to ``train.py``. Raised only where an argument is checked,
+    so any other exception from building a net is a bug and keeps its traceback."""

@@ -72,11 +72,19 @@ def one_of(*options) -> Callable[[Any], bool]:
     return lambda v: v in options
 
 
+def lightning_strategy(v) -> bool:
+    """A strategy name Lightning's registry knows (ddp, ddp_spawn, fsdp, deepspeed, ...)."""
+    from pytorch_lightning.strategies import StrategyRegistry
+
+    return v == "auto" or v in StrategyRegistry.available_strategies()
+
+
 PRECISIONS = ("32-true", "32", "16-mixed", "bf16-mixed", "bf16-true", "16-true", "64-true", "64", "16", "bf16")
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
 
 RULES: tuple[Rule, ...] = (
-    Rule("seed", int, None, "an integer", "seed=42", nullable=True),
+    Rule("seed", int, lambda v: 0 <= v <= 2**32 - 1, "an integer from 0 to 4294967295 (2^32 - 1), or null to draw one",
+         "seed=42", nullable=True),
     Rule("task_name", str, lambda v: bool(v.strip()) and "/" not in v, "a non-empty name without '/'", "task_name=train"),
     Rule("train", bool, None, "true or false", "train=false ckpt_path=path/to/last.ckpt"),
     Rule("test", bool, None, "true or false", "test=true"),
@@ -115,6 +123,8 @@ RULES: tuple[Rule, ...] = (
     Rule("trainer.max_epochs", int, lambda v: v >= 1 or v == -1, "an integer >= 1 (or -1 for no limit)", "trainer.max_epochs=10", nullable=True),
     Rule("trainer.max_steps", int, lambda v: v >= 1 or v == -1, "an integer >= 1 (or -1 for no limit)", "trainer.max_steps=1000"),
     Rule("trainer.accelerator", str, one_of(*ACCELERATORS), ", ".join(ACCELERATORS), "trainer.accelerator=auto"),
+    Rule("trainer.strategy", str, lightning_strategy, "auto or a name in Lightning's StrategyRegistry (ddp, ddp_spawn, fsdp, ...)",
+         "trainer.strategy=ddp"),
     Rule("trainer.precision", str, one_of(*PRECISIONS), ", ".join(PRECISIONS[:5]), "trainer.precision=bf16-mixed"),
     Rule("trainer.gradient_clip_val", float, non_negative, "a number >= 0 or null", "trainer.gradient_clip_val=1.0", nullable=True),
     Rule("trainer.gradient_clip_algorithm", str, one_of("norm", "value"), "norm or value", "trainer.gradient_clip_algorithm=norm", nullable=True),
@@ -182,10 +192,34 @@ def _run_mode_problems(cfg: DictConfig) -> list[str]:
         return ["train=false test=false leaves nothing to do; e.g. train=false test=true ckpt_path=<file>"]
     if train is False and not ckpt:
         return ["train=false needs a checkpoint to evaluate; e.g. train=false ckpt_path=<run folder>/checkpoints/last.ckpt"]
-    if isinstance(ckpt, str) and ckpt not in ("last", "best") and not os.path.isfile(_abs(ckpt)):
-        return [f"ckpt_path={ckpt!r}: no such file; valid: an existing .ckpt file, 'last' or 'best'; "
-                f"e.g. ckpt_path=<run folder>/checkpoints/last.ckpt"]
+    if isinstance(ckpt, str) and ckpt not in ("last", "best"):
+        path = _abs(ckpt)
+        if not os.path.isfile(path):
+            return [f"ckpt_path={ckpt!r}: no such file; valid: an existing .ckpt file, 'last' or 'best'; "
+                    f"e.g. ckpt_path=<run folder>/checkpoints/last.ckpt"]
+        if (why := checkpoint_problem(path)) is not None:
+            return [f"ckpt_path={ckpt!r}: {path} is not a checkpoint ({why}); valid: a .ckpt file that a seqvision "
+                    f"run wrote; e.g. ckpt_path=<run folder>/checkpoints/last.ckpt"]
     return []
+
+
+def checkpoint_problem(path: str) -> str | None:
+    """Why ``path`` is not a Lightning checkpoint, or None. Memory-maps the file, so a large
+    checkpoint costs no reading; a file ``torch.save`` did not write is named before any work."""
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        return "not a file written by torch.save"
+    import torch
+
+    try:
+        ckpt = torch.load(path, map_location="cpu", mmap=True, weights_only=False)
+    except Exception as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        return f"torch.load failed: {first}"
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
+        return "torch.load gives no 'state_dict': it holds something other than a training checkpoint"
+    return None
 
 
 def _abs(path: str) -> str:

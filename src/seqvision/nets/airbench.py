@@ -16,6 +16,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from seqvision.errors import InvalidArgument
+
 
 def _bn(c: int) -> nn.BatchNorm2d:
     return nn.BatchNorm2d(c, momentum=0.6, eps=1e-12)
@@ -35,10 +37,10 @@ class AirbenchNet(nn.Module):
                  width_mult: float = 4.0, max_width: int = 256, stem_width: int = 24, logit_scale: float = 1 / 9):
         super().__init__()
         if num_layers < 1:
-            raise ValueError(f"num_layers={num_layers} must be >= 1 (e.g. num_layers=3)")
+            raise InvalidArgument(f"num_layers={num_layers} must be >= 1 (e.g. num_layers=3)")
         c, h, w = input_shape[-3:]
         if min(h, w) < 2:
-            raise ValueError(f"input {h}x{w} is too small for the 2x2 stem")
+            raise InvalidArgument(f"input {h}x{w} is too small for the 2x2 stem")
         self.stem = nn.Sequential(nn.Conv2d(c, stem_width, 2, bias=True), nn.GELU())
         blocks, c, size = [], stem_width, min(h, w) - 1
         for i in range(num_layers):

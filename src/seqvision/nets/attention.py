@@ -17,6 +17,8 @@ from torch import nn
 
 from .cnn import ConvStem
 
+from seqvision.errors import InvalidArgument
+
 POOLS = ("cls", "mean")
 
 
@@ -50,11 +52,11 @@ class ViT(nn.Module):
                  stem_width: int = 32, norm: str = "batch"):
         super().__init__()
         if num_layers < 1:
-            raise ValueError(f"num_layers must be >= 1, got {num_layers}; example: num_layers: 6")
+            raise InvalidArgument(f"num_layers must be >= 1, got {num_layers}; example: num_layers: 6")
         if pool not in POOLS:
-            raise ValueError(f"unknown pool {pool!r}; valid: {', '.join(POOLS)}. Example: pool: cls")
+            raise InvalidArgument(f"unknown pool {pool!r}; valid: {', '.join(POOLS)}. Example: pool: cls")
         if dim % heads:
-            raise ValueError(f"dim={dim} is not divisible by heads={heads}; example: dim: 128, heads: 4")
+            raise InvalidArgument(f"dim={dim} is not divisible by heads={heads}; example: dim: 128, heads: 4")
         c, h, w = input_shape[-3:]
         self.stem = ConvStem(c, (h, w), stem_layers, stem_width, norm=norm) if stem_layers > 0 else None
         if self.stem is not None:
@@ -62,7 +64,7 @@ class ViT(nn.Module):
         if patch_size < 1 or h % patch_size or w % patch_size:
             ok = [p for p in range(1, min(h, w) + 1) if h % p == 0 and w % p == 0]
             where = f"the {h}x{w} feature map of the {stem_layers}-block stem" if self.stem else f"the {h}x{w} image"
-            raise ValueError(f"patch_size={patch_size} does not divide {where}; valid patch sizes: "
+            raise InvalidArgument(f"patch_size={patch_size} does not divide {where}; valid patch sizes: "
                              f"{', '.join(map(str, ok))}. Example: patch_size: {ok[len(ok) // 2]}")
         self.pool = pool
         self.patch = nn.Conv2d(c, dim, patch_size, stride=patch_size)

@@ -62,6 +62,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from seqvision.errors import InvalidArgument
+
 CELLS = ("lstm", "vanilla", "nig", "nfg", "nog", "niaf", "noaf", "cifg", "fgr", "gru", "rnn")
 ALIASES = {"np": "lstm"}
 TORCH_FUSED = ("lstm", "gru", "rnn")  # names nn.LSTM / nn.GRU / nn.RNN implement exactly
@@ -110,7 +112,7 @@ def resolve_cell(cell: str) -> str:
     """Canonical cell name; a clear ``ValueError`` for unknown names."""
     name = ALIASES.get(str(cell).lower(), str(cell).lower())
     if name not in CELLS:
-        raise ValueError(
+        raise InvalidArgument(
             f"unknown cell {cell!r}; valid cells: {', '.join(CELLS)} (aliases: "
             f"{', '.join(f'{a}={b}' for a, b in ALIASES.items())}). Example: cell: lstm")
     return name
@@ -121,7 +123,7 @@ def lstm_spec(cell: str, peephole: bool | None = None) -> LSTMSpec | None:
     name = resolve_cell(cell)
     if name not in LSTM_SPECS:
         if peephole:
-            raise ValueError(f"cell {name!r} has no cell state, so peephole=True is invalid; "
+            raise InvalidArgument(f"cell {name!r} has no cell state, so peephole=True is invalid; "
                              f"use an LSTM-family cell (e.g. cell: vanilla) or peephole: null")
         return None
     spec = LSTM_SPECS[name]
@@ -480,7 +482,7 @@ class RecurrentStack(nn.Module):
                  fused: bool = True, compile: bool = False):
         super().__init__()
         if num_layers < 1:
-            raise ValueError(f"num_layers must be >= 1, got {num_layers}; example: num_layers: 1")
+            raise InvalidArgument(f"num_layers must be >= 1, got {num_layers}; example: num_layers: 1")
         self.cell = resolve_cell(cell)
         self.num_layers, self.hidden_size, self.dropout = num_layers, hidden_size, dropout
         self.dirs = 2 if bidirectional else 1
@@ -544,9 +546,9 @@ class ConvRecurrentCell(nn.Module):
                  spatial_size: Sequence[int] | None = None):
         super().__init__()
         if kernel_size % 2 == 0 or kernel_size < 1:
-            raise ValueError(f"kernel_size must be odd (same padding), got {kernel_size}; example: kernel_size: 3")
+            raise InvalidArgument(f"kernel_size must be odd (same padding), got {kernel_size}; example: kernel_size: 3")
         if peephole_shape not in ("position", "channel"):
-            raise ValueError(f"peephole_shape must be 'position' or 'channel', got {peephole_shape!r}")
+            raise InvalidArgument(f"peephole_shape must be 'position' or 'channel', got {peephole_shape!r}")
         self.cell = resolve_cell(cell)
         self.spec = lstm_spec(self.cell, peephole)
         self.gates = self.spec.gates if self.spec else (("r", "z", "n") if self.cell == "gru" else ("h",))
@@ -560,7 +562,7 @@ class ConvRecurrentCell(nn.Module):
         if self.spec and self.spec.peephole:
             if peephole_shape == "position":
                 if spatial_size is None:
-                    raise ValueError("per-position peepholes need spatial_size=(H, W); pass it or use "
+                    raise InvalidArgument("per-position peepholes need spatial_size=(H, W); pass it or use "
                                      "peephole_shape: channel")
                 shape = (C, int(spatial_size[0]), int(spatial_size[1]))
             else:

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from seqvision.errors import InvalidArgument
+
 NORMS = ("batch", "group", "layer", "none")
 
 
@@ -27,7 +29,7 @@ def make_norm(kind: str, channels: int) -> nn.Module:
         return nn.GroupNorm(1, channels)
     if kind == "none":
         return nn.Identity()
-    raise ValueError(f"unknown norm {kind!r}; valid: {', '.join(NORMS)}")
+    raise InvalidArgument(f"unknown norm {kind!r}; valid: {', '.join(NORMS)}")
 
 
 def conv_block(c_in: int, c_out: int, norm: str, pool: bool, convs: int = 1) -> nn.Sequential:
@@ -52,7 +54,7 @@ class ConvStem(nn.Module):
                  convs_per_block: int = 1):
         super().__init__()
         if num_layers < 1:
-            raise ValueError(f"num_layers={num_layers} must be >= 1 (e.g. num_layers=3)")
+            raise InvalidArgument(f"num_layers={num_layers} must be >= 1 (e.g. num_layers=3)")
         blocks, c, h, w = [], in_channels, int(image_size[0]), int(image_size[1])
         for i in range(num_layers):
             c_out = int(round(width * width_mult**i))
@@ -78,7 +80,7 @@ class CNN(nn.Module):
                  convs_per_block: int = 1):
         super().__init__()
         if norm not in NORMS:
-            raise ValueError(f"norm={norm!r} is unknown; valid: {', '.join(NORMS)}")
+            raise InvalidArgument(f"norm={norm!r} is unknown; valid: {', '.join(NORMS)}")
         c, h, w = input_shape[-3:]
         self.stem = ConvStem(c, (h, w), num_layers, width, width_mult, norm, convs_per_block=convs_per_block)
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout),

@@ -17,6 +17,8 @@ from .cells import RecurrentStack
 from .cnn import ConvStem
 from .row_rnn import check_readout, read_out, rows_as_sequence
 
+from seqvision.errors import InvalidArgument
+
 
 class CNNRNN(nn.Module):
     """ConvStem -> RecurrentStack over feature-map rows -> dropout -> linear."""
@@ -27,7 +29,7 @@ class CNNRNN(nn.Module):
                  norm: str = "batch", peephole: bool | None = None, compile: bool = False):
         super().__init__()
         if stem_layers < 0:
-            raise ValueError(f"stem_layers must be >= 0, got {stem_layers}; example: stem_layers: 2")
+            raise InvalidArgument(f"stem_layers must be >= 0, got {stem_layers}; example: stem_layers: 2")
         c, h, w = input_shape[-3:]
         self.stem = ConvStem(c, (h, w), stem_layers, stem_width, norm=norm)
         fc = self.stem.out_channels * self.stem.out_size[1]

@@ -18,6 +18,8 @@ from torch import nn
 from .cells import RecurrentStack
 from .cnn import make_norm
 
+from seqvision.errors import InvalidArgument
+
 
 class CNNRNNPredictor(nn.Module):
     def __init__(self, input_shape: Sequence[int], num_classes: int = 0, output_frames: int = 10,
@@ -25,13 +27,13 @@ class CNNRNNPredictor(nn.Module):
                  stem_width: int = 32, norm: str = "group", peephole: bool | None = None, compile: bool = False):
         super().__init__()
         if len(input_shape) != 4:
-            raise ValueError(f"input_shape must be (T, C, H, W), got {tuple(input_shape)}")
+            raise InvalidArgument(f"input_shape must be (T, C, H, W), got {tuple(input_shape)}")
         _, c, h, w = (int(v) for v in input_shape)
         down = 0
         while down < stem_layers and h % 2 ** (down + 1) == 0 and w % 2 ** (down + 1) == 0 and min(h, w) >> (down + 1) >= 4:
             down += 1
         if down < 1:
-            raise ValueError(f"stem_layers={stem_layers}: need at least one 2x downsampling of {h}x{w} frames")
+            raise InvalidArgument(f"stem_layers={stem_layers}: need at least one 2x downsampling of {h}x{w} frames")
         self.output_frames, self.channels = int(output_frames), c
         widths = [stem_width * 2**i for i in range(down)]
         enc, c_in = [], c

@@ -16,6 +16,8 @@ from torch import nn
 from .cells import ConvRecurrentLayer
 from .cnn import ConvStem
 
+from seqvision.errors import InvalidArgument
+
 
 class ConvLSTMNet(nn.Module):
     """Optional ConvStem -> ``num_layers`` ConvRecurrentLayers -> last hidden state -> pool -> linear."""
@@ -26,12 +28,12 @@ class ConvLSTMNet(nn.Module):
                  stem_layers: int = 2, stem_width: int = 32, norm: str = "batch", dropout: float = 0.1):
         super().__init__()
         if num_layers < 1:
-            raise ValueError(f"num_layers must be >= 1, got {num_layers}; example: num_layers: 2")
+            raise InvalidArgument(f"num_layers must be >= 1, got {num_layers}; example: num_layers: 2")
         if steps < 1:
-            raise ValueError(f"steps must be >= 1, got {steps}; example: steps: 3")
+            raise InvalidArgument(f"steps must be >= 1, got {steps}; example: steps: 3")
         widths = [hidden_channels] * num_layers if isinstance(hidden_channels, int) else [int(c) for c in hidden_channels]
         if len(widths) != num_layers:
-            raise ValueError(f"hidden_channels has {len(widths)} entries but num_layers={num_layers}; "
+            raise InvalidArgument(f"hidden_channels has {len(widths)} entries but num_layers={num_layers}; "
                              f"give one int or one entry per layer, e.g. hidden_channels: [32, 64]")
         c, h, w = input_shape[-3:]
         self.steps = steps

@@ -20,11 +20,13 @@ from torch.nn import functional as F
 
 from .cells import ConvRecurrentCell
 
+from seqvision.errors import InvalidArgument
+
 
 def stack_widths(hidden_channels: int | Sequence[int], num_layers: int) -> list[int]:
     widths = [hidden_channels] * num_layers if isinstance(hidden_channels, int) else [int(c) for c in hidden_channels]
     if len(widths) != num_layers:
-        raise ValueError(f"hidden_channels has {len(widths)} entries but num_layers={num_layers}; "
+        raise InvalidArgument(f"hidden_channels has {len(widths)} entries but num_layers={num_layers}; "
                          f"give one int or one entry per layer, e.g. hidden_channels: [64, 64]")
     return widths
 
@@ -36,13 +38,13 @@ class EncoderForecaster(nn.Module):
                  patch_size: int = 4):
         super().__init__()
         if len(input_shape) != 4:
-            raise ValueError(f"input_shape must be (T, C, H, W), got {tuple(input_shape)}")
+            raise InvalidArgument(f"input_shape must be (T, C, H, W), got {tuple(input_shape)}")
         if num_layers < 1:
-            raise ValueError(f"num_layers must be >= 1, got {num_layers}; example: num_layers: 2")
+            raise InvalidArgument(f"num_layers must be >= 1, got {num_layers}; example: num_layers: 2")
         _, c, h, w = (int(v) for v in input_shape)
         if patch_size < 1 or h % patch_size or w % patch_size:
             ok = [p for p in range(1, min(h, w) + 1) if h % p == 0 and w % p == 0]
-            raise ValueError(f"patch_size={patch_size} does not divide the {h}x{w} frames; valid: "
+            raise InvalidArgument(f"patch_size={patch_size} does not divide the {h}x{w} frames; valid: "
                              f"{', '.join(map(str, ok))}; e.g. patch_size: 4")
         self.output_frames, self.patch_size = int(output_frames), int(patch_size)
         size = (h // patch_size, w // patch_size)

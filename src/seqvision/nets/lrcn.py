@@ -17,6 +17,8 @@ from .cells import RecurrentStack
 from .cnn import ConvStem
 from .row_rnn import check_readout, read_out
 
+from seqvision.errors import InvalidArgument
+
 
 class LRCN(nn.Module):
     def __init__(self, input_shape: Sequence[int], num_classes: int, num_layers: int = 1, hidden_size: int = 128,
@@ -25,9 +27,9 @@ class LRCN(nn.Module):
                  compile: bool = False):
         super().__init__()
         if len(input_shape) != 4:
-            raise ValueError(f"input_shape must be (T, C, H, W), got {tuple(input_shape)}")
+            raise InvalidArgument(f"input_shape must be (T, C, H, W), got {tuple(input_shape)}")
         if stem_layers < 1:
-            raise ValueError(f"stem_layers={stem_layers}: LRCN needs a conv stem (>= 1) to encode frames")
+            raise InvalidArgument(f"stem_layers={stem_layers}: LRCN needs a conv stem (>= 1) to encode frames")
         _, c, h, w = input_shape
         self.stem = ConvStem(c, (h, w), stem_layers, stem_width, norm=norm)
         self.readout, self.hidden_size, self.bidirectional = check_readout(readout), hidden_size, bidirectional

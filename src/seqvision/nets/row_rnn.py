@@ -14,12 +14,14 @@ from torch import nn
 
 from .cells import RecurrentStack
 
+from seqvision.errors import InvalidArgument
+
 READOUTS = ("last", "mean")
 
 
 def check_readout(readout: str) -> str:
     if readout not in READOUTS:
-        raise ValueError(f"unknown readout {readout!r}; valid: {', '.join(READOUTS)}. Example: readout: last")
+        raise InvalidArgument(f"unknown readout {readout!r}; valid: {', '.join(READOUTS)}. Example: readout: last")
     return readout
 
 

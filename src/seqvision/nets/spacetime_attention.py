@@ -23,6 +23,8 @@ from torch import nn
 
 from .attention import Block
 
+from seqvision.errors import InvalidArgument
+
 
 class DividedBlock(nn.Module):
     """Time attention (per patch position), then space attention (per frame); each with its MLP."""
@@ -46,7 +48,7 @@ class SpaceTimeTokens(nn.Module):
         h, w = size
         if patch_size < 1 or h % patch_size or w % patch_size:
             ok = [p for p in range(1, min(h, w) + 1) if h % p == 0 and w % p == 0]
-            raise ValueError(f"patch_size={patch_size} does not divide the {h}x{w} frames; valid: "
+            raise InvalidArgument(f"patch_size={patch_size} does not divide the {h}x{w} frames; valid: "
                              f"{', '.join(map(str, ok))}; e.g. patch_size: {ok[len(ok) // 2]}")
         self.grid = (h // patch_size, w // patch_size)
         self.patch = nn.Conv2d(channels, dim, patch_size, stride=patch_size)
@@ -63,11 +65,11 @@ class SpaceTimeTokens(nn.Module):
 
 def _check(input_shape, num_layers: int, dim: int, heads: int) -> None:
     if len(input_shape) != 4:
-        raise ValueError(f"input_shape must be (T, C, H, W), got {tuple(input_shape)}")
+        raise InvalidArgument(f"input_shape must be (T, C, H, W), got {tuple(input_shape)}")
     if num_layers < 1:
-        raise ValueError(f"num_layers must be >= 1, got {num_layers}; example: num_layers: 4")
+        raise InvalidArgument(f"num_layers must be >= 1, got {num_layers}; example: num_layers: 4")
     if dim % heads:
-        raise ValueError(f"dim={dim} is not divisible by heads={heads}; example: dim: 128, heads: 4")
+        raise InvalidArgument(f"dim={dim} is not divisible by heads={heads}; example: dim: 128, heads: 4")
 
 
 def _init(m: nn.Module) -> None:

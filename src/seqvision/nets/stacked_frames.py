@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from seqvision.nets.cnn import NORMS, conv_block
+from seqvision.errors import InvalidArgument
 
 
 class StackedFramesPredictor(nn.Module):
@@ -23,11 +24,11 @@ class StackedFramesPredictor(nn.Module):
                  convs_per_block: int = 2):
         super().__init__()
         if len(input_shape) != 4:
-            raise ValueError(f"input_shape must be (T, C, H, W), got {tuple(input_shape)}")
+            raise InvalidArgument(f"input_shape must be (T, C, H, W), got {tuple(input_shape)}")
         if norm not in NORMS:
-            raise ValueError(f"norm={norm!r} is unknown; valid: {', '.join(NORMS)}")
+            raise InvalidArgument(f"norm={norm!r} is unknown; valid: {', '.join(NORMS)}")
         if num_layers < 1:
-            raise ValueError(f"num_layers={num_layers} must be >= 1")
+            raise InvalidArgument(f"num_layers={num_layers} must be >= 1")
         t, c, h, w = (int(v) for v in input_shape)
         self.output_frames, self.channels = int(output_frames), c
         widths = [int(round(width * width_mult**i)) for i in range(num_layers)]

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from seqvision.nets.cnn import NORMS, ConvStem
+from seqvision.errors import InvalidArgument
 
 
 class FrameAveragingCNN(nn.Module):
@@ -21,9 +22,9 @@ class FrameAveragingCNN(nn.Module):
                  width_mult: float = 2.0, norm: str = "batch", dropout: float = 0.1, convs_per_block: int = 1):
         super().__init__()
         if len(input_shape) != 4:
-            raise ValueError(f"input_shape must be (T, C, H, W), got {tuple(input_shape)}")
+            raise InvalidArgument(f"input_shape must be (T, C, H, W), got {tuple(input_shape)}")
         if norm not in NORMS:
-            raise ValueError(f"norm={norm!r} is unknown; valid: {', '.join(NORMS)}")
+            raise InvalidArgument(f"norm={norm!r} is unknown; valid: {', '.join(NORMS)}")
         _, c, h, w = input_shape
         self.stem = ConvStem(c, (h, w), num_layers, width, width_mult, norm, convs_per_block=convs_per_block)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.stem.out_channels, num_classes))
