@@ -25,6 +25,8 @@ def records(path: Path):
             pos += BLOCK - pos % BLOCK
             continue
         length, kind = int.from_bytes(data[pos + 4 : pos + 6], "little"), data[pos + 6]
+        if pos + 7 + length > len(data):  # the writer is still appending this chunk
+            return
         buf += data[pos + 7 : pos + 7 + length]
         pos += 7 + length
         if kind in (1, 4) and buf:
@@ -62,9 +64,16 @@ def summarize_when_complete(path: Path, timeout: float = 60.0) -> dict:
     process) may still be flushing the file for a moment after ``run.finish()`` returns."""
     import time
 
+    from google.protobuf.message import DecodeError
+
     deadline = time.monotonic() + timeout
     while True:
-        out = summarize(path)
+        try:
+            out = summarize(path)
+        except DecodeError:  # read while a record was half written: read again
+            if time.monotonic() > deadline:
+                raise
+            out = {"exit": None}
         if out["exit"] is not None or time.monotonic() > deadline:
             return out
         time.sleep(0.5)
