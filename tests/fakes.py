@@ -7,7 +7,7 @@ class ClipDigitsDataModule(DigitsDataModule):
     """Digits presented as 4-frame clips ``(T, C, H, W)``: what a video data module publishes.
     Only the shape matters here; compat checks run before any sample is read."""
 
-    input_shape = (4, 1, 28, 28)
+    input_kind, input_shape = "clip", (4, 1, 28, 28)
 
 
 class BuggyNet:

@@ -8,8 +8,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from seqvision.nets.cells import (CELLS, ConvRecurrentCell, ConvRecurrentLayer, RecurrentCell,
-                                  RecurrentStack, resolve_cell)
+from seqvision.nets import recurrent
+from seqvision.nets.cells import CELLS, resolve_cell
+from seqvision.nets.conv_recurrent import ConvRecurrentCell, ConvRecurrentLayer
+from seqvision.nets.recurrent import RecurrentCell, RecurrentStack
 
 
 
@@ -144,7 +146,7 @@ def test_peephole_override(name):
 
 
 def copy_from_torch(ours, theirs, name, layers, dirs):
-    """Copy nn.LSTM/GRU/RNN weights into a RecurrentStack(fused=False); returns a grad mapper."""
+    """Copy nn.LSTM/GRU/RNN weights into a RecurrentStack of our own cells; returns a grad mapper."""
     H = theirs.hidden_size
     perm = torch.cat([torch.arange(0, 2 * H), torch.arange(3 * H, 4 * H), torch.arange(2 * H, 3 * H)]) \
         if name == "lstm" else torch.arange(theirs.weight_ih_l0.shape[0])  # i,f,g,o -> i,f,o,g
@@ -169,12 +171,13 @@ def copy_from_torch(ours, theirs, name, layers, dirs):
     return pairs
 
 
-@pytest.mark.parametrize("name", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("name,impl", [("lstm", "bptt"), ("lstm", "autograd"), ("gru", "autograd"), ("rnn", "autograd")])
 @pytest.mark.parametrize("layers,bidirectional", [(1, False), (2, True)])
-def test_matches_torch_rnn(name, layers, bidirectional):
+def test_matches_torch_rnn(name, impl, layers, bidirectional):
     cls = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[name]
     theirs = cls(5, 4, layers, batch_first=True, bidirectional=bidirectional).to(DT)
-    ours = RecurrentStack(5, 4, layers, name, bidirectional, fused=False).to(DT)
+    ours = RecurrentStack(5, 4, layers, name, bidirectional, impl=impl).to(DT)
+    assert ours.torch_rnn is None
     dirs = 2 if bidirectional else 1
     pairs = copy_from_torch(ours, theirs, name, layers, dirs)
     x = torch.randn(3, 7, 5, dtype=DT)
@@ -194,8 +197,9 @@ def test_matches_torch_rnn(name, layers, bidirectional):
         torch.testing.assert_close(mine.grad, their.grad[perm])  # b_ih's grad is bias's grad
 
 
-def test_fused_stack_states_roundtrip():
+def test_library_stack_states_roundtrip():
     stack = RecurrentStack(5, 4, 2, "lstm", bidirectional=True)
+    assert stack.impl == "library" and isinstance(stack.torch_rnn, torch.nn.LSTM)
     x = torch.randn(2, 6, 5)
     out, states = stack(x)
     assert out.shape == (2, 6, 8) and len(states) == 4 and states[0][0].shape == (2, 4)
@@ -215,11 +219,9 @@ def test_own_stack_carries_state(name):
     torch.testing.assert_close(torch.cat([a, b], 1), full)
 
 
-@pytest.mark.parametrize("name", CELLS)
-@pytest.mark.parametrize("shape", ["position", "channel"])
+@pytest.mark.parametrize("name,shape", [(n, "position") for n in CELLS] +
+                         [(n, "channel") for n in CELLS if n not in ("lstm", "gru", "rnn")])  # only peepholes have a shape
 def test_conv_cell_matches_equations(name, shape):
-    if shape == "channel" and name in ("lstm", "gru", "rnn"):
-        pytest.skip("no peepholes")
     cell = ConvRecurrentCell(2, 3, 3, name, peephole_shape=shape, spatial_size=(5, 4)).to(DT)
     if cell.peephole is not None:
         assert cell.peephole.shape[1:] == ((3, 5, 4) if shape == "position" else (3, 1, 1))
@@ -260,12 +262,30 @@ def test_unknown_cell_lists_valid_names():
         RecurrentStack(3, 4, 0, "lstm")
 
 
-@pytest.mark.slow
-def test_compiled_step_matches(request):
-    if "slow" not in (request.config.getoption("markexpr") or ""):
-        pytest.skip("torch.compile takes minutes on CPU; run with -m slow")
-    cell = RecurrentCell(5, 4, "vanilla", compile=True)
-    eager = RecurrentCell(5, 4, "vanilla")
+def test_each_impl_is_one_way_of_computing_the_same_sequence():
+    assert RecurrentStack(3, 4, 1, "lstm").impl == "library"
+    assert RecurrentStack(3, 4, 1, "cifg").impl == "bptt"
+    assert RecurrentStack(3, 4, 1, "lstm", peephole=True).impl == "bptt"
+    with pytest.raises(ValueError, match="impl=library runs only"):
+        RecurrentStack(3, 4, 1, "cifg", impl="library")
+    with pytest.raises(ValueError, match="LSTM family"):
+        RecurrentStack(3, 4, 1, "gru", impl="bptt")
+    with pytest.raises(ValueError, match="valid: auto, library"):
+        RecurrentStack(3, 4, 1, "lstm", impl="fused")
+
+
+def test_compiled_step_matches_the_eager_step(monkeypatch):
+    """The ``compiled`` impl traces our step with torch.compile. Inductor's code generation takes
+    minutes on a CPU and is torch's to test; the aot_eager backend runs the same tracing and
+    autograd graph capture in seconds."""
+    monkeypatch.setattr(recurrent, "COMPILE_BACKEND", "aot_eager")
+    monkeypatch.setattr(recurrent, "_COMPILED_STEP", None)
+    cell = RecurrentCell(5, 4, "vanilla", impl="compiled")
+    eager = RecurrentCell(5, 4, "vanilla", impl="autograd")
     eager.load_state_dict(cell.state_dict())
-    x = torch.randn(3, 4, 5)
-    torch.testing.assert_close(cell(x)[0], eager(x)[0], rtol=1e-5, atol=1e-5)
+    x = torch.randn(3, 4, 5, requires_grad=True)
+    out_c, out_e = cell(x)[0], eager(x)[0]
+    torch.testing.assert_close(out_c, out_e, rtol=1e-5, atol=1e-5)
+    g_c = torch.autograd.grad(out_c.sum(), cell.weight_hh)[0]
+    g_e = torch.autograd.grad(out_e.sum(), eager.weight_hh)[0]
+    torch.testing.assert_close(g_c, g_e, rtol=1e-5, atol=1e-5)

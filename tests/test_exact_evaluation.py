@@ -42,16 +42,16 @@ def test_loss_is_the_mean_over_samples_not_over_batches(odd_mnist, tmp_path):
     cross-entropy averaged over the 101 digits."""
     from conftest import compose
 
-    from seqvision.run import build_datamodule, build_net
+    from seqvision import run
     from seqvision.tasks.classify import ClassificationTask
 
     overrides = _mnist(odd_mnist) + ["+data.eval_batch_size=32"]
     _, res = train_in_process(overrides, tmp_path / "run")
     cfg = compose(overrides, tmp_path / "again")
-    dm = build_datamodule(cfg)
+    dm = run._datamodule(cfg)
     dm.setup()
     ckpt = torch.load(res["best_checkpoint"], map_location="cpu", weights_only=False)
-    task = ClassificationTask(build_net(cfg, dm), 10, cfg.optimizer)
+    task = ClassificationTask(run._net(cfg, dm), 10, cfg.optimizer)
     task.load_state_dict(ckpt["state_dict"])
     task.eval()
     x, y = dm.splits["test"]

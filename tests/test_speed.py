@@ -10,7 +10,7 @@ from seqvision import speed
 from seqvision.errors import ConfigError
 from seqvision.nets.airbench import AirbenchNet
 from seqvision.nets.cnn import CNN
-from seqvision.schema import problems
+from seqvision.config import Validation
 
 
 @pytest.fixture
@@ -62,15 +62,16 @@ def test_airbench_net_shapes(shape):
 
 @pytest.mark.parametrize("experiment", ["mnist_cnn_fast", "mnist_row_lstm_fast", "cifar10_fast"])
 def test_fast_experiments_compose_and_validate(experiment):
-    cfg = compose([f"experiment={experiment}"])
-    assert problems(cfg) == []
+    cfg = compose([f"experiment={experiment}"], "/tmp/seqvision-compose")
+    assert Validation(cfg).problems() == []
     assert cfg.trainer.precision in ("bf16-mixed", "32-true")
     assert cfg.trainer.check_val_every_n_epoch == cfg.trainer.max_epochs
 
 
 def test_schema_rejects_bad_speed_values():
-    cfg = compose(["speed.matmul_precision=fastest", "speed.num_threads=0", "model.channels_last=maybe"])
-    found = "\n".join(problems(cfg))
+    cfg = compose(["speed.matmul_precision=fastest", "speed.num_threads=0", "model.channels_last=maybe"],
+                  "/tmp/seqvision-compose")
+    found = "\n".join(Validation(cfg).problems())
     assert "speed.matmul_precision" in found and "speed.num_threads" in found and "model.channels_last" in found
 
 

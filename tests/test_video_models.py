@@ -1,35 +1,38 @@
 """Every model family on every video task: builds from its yaml's target, trains, keeps its cells."""
 
-from types import SimpleNamespace
-
 import pytest
 import torch
-from omegaconf import OmegaConf
+from hydra.utils import get_object
 from torch.nn import functional as F
 
-from seqvision.errors import ConfigError
 from seqvision.nets.cells import CELLS
-from seqvision.nets.variants import build, resolve
+from seqvision.nets.family import family_of
 from seqvision.tasks.predict import FramePredictionTask
 
-# the image classifier each model yaml names, with knobs small enough for a 16x16 test
+# the family each model yaml names, with knobs small enough for a 16x16 test
 MODELS = {
-    "cnn": {"_target_": "seqvision.nets.cnn.CNN", "num_layers": 2, "width": 8},
-    "convlstm": {"_target_": "seqvision.nets.convlstm.ConvLSTMNet", "num_layers": 2, "hidden_channels": 8,
+    "cnn": {"_target_": "seqvision.nets.cnn.family", "num_layers": 2, "width": 8},
+    "convlstm": {"_target_": "seqvision.nets.convlstm.family", "num_layers": 2, "hidden_channels": 8,
                  "stem_layers": 1, "stem_width": 8, "patch_size": 2},
-    "cnn_lstm": {"_target_": "seqvision.nets.cnn_rnn.CNNRNN", "num_layers": 1, "hidden_size": 32,
+    "cnn_lstm": {"_target_": "seqvision.nets.cnn_rnn.family", "num_layers": 1, "hidden_size": 32,
                  "stem_layers": 2, "stem_width": 8},
-    "attention": {"_target_": "seqvision.nets.attention.ViT", "num_layers": 1, "dim": 32, "heads": 2,
+    "attention": {"_target_": "seqvision.nets.attention.family", "num_layers": 1, "dim": 32, "heads": 2,
                   "patch_size": 4},
 }
 
 
 def predict_data(t_in=4, t_out=3):
-    return SimpleNamespace(task="predict", input_shape=(t_in, 1, 16, 16), num_classes=0, output_frames=t_out)
+    return "frame_predictor", {"input_shape": (t_in, 1, 16, 16), "output_frames": t_out}
 
 
 def video_data(classes=3):
-    return SimpleNamespace(task="classify", input_shape=(4, 1, 16, 16), num_classes=classes)
+    return "clip_classifier", {"input_shape": (4, 1, 16, 16), "num_classes": classes}
+
+
+def build(cfg: dict, data):
+    role, data_arguments = data
+    knobs = {k: v for k, v in cfg.items() if not k.startswith("_")}
+    return family_of(get_object(cfg["_target_"])).build(role, data_arguments, knobs)
 
 
 def moving_blobs(n=8, t=7, seed=0):
@@ -58,7 +61,7 @@ def _fit(net, loss_fn, steps=25, lr=3e-3):
 @pytest.mark.parametrize("model", sorted(MODELS))
 def test_every_model_predicts_frames_and_its_loss_falls(model):
     torch.manual_seed(0)
-    net = build(OmegaConf.create(MODELS[model]), predict_data())
+    net = build(MODELS[model], predict_data())
     task = FramePredictionTask(net, optimizer=None, loss="mse")
     frames = moving_blobs()
     x, y = frames[:, :4], frames[:, 4:]
@@ -70,7 +73,7 @@ def test_every_model_predicts_frames_and_its_loss_falls(model):
 @pytest.mark.parametrize("model", sorted(MODELS))
 def test_every_model_classifies_clips_and_its_loss_falls(model):
     torch.manual_seed(0)
-    net = build(OmegaConf.create(MODELS[model]), video_data())
+    net = build(MODELS[model], video_data())
     clips = moving_blobs(9, 4)
     labels = torch.arange(9) % 3
     clips = clips * (1 + labels.view(-1, 1, 1, 1, 1)) / 3  # the class sets the brightness
@@ -82,10 +85,10 @@ def test_every_model_classifies_clips_and_its_loss_falls(model):
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("model", ["convlstm", "cnn_lstm"])
 def test_recurrent_variants_accept_every_cell(model, cell):
-    cfg = OmegaConf.create({**MODELS[model], "cell": cell})
+    cfg = {**MODELS[model], "cell": cell}
     for data, out in ((predict_data(3, 2), (2, 2, 1, 16, 16)), (video_data(), (2, 3))):
         net = build(cfg, data)
-        y = net(torch.rand(2, *data.input_shape))
+        y = net(torch.rand(2, *data[1]["input_shape"]))
         assert y.shape == out
         y.square().mean().backward()
         unused = {"forecaster.0.conv_x.weight"}  # the forecaster's first layer has no input (Shi et al.)
@@ -93,23 +96,24 @@ def test_recurrent_variants_accept_every_cell(model, cell):
 
 
 def test_the_same_knobs_mean_the_same_thing():
-    cfg = OmegaConf.create({**MODELS["convlstm"], "num_layers": 3, "cell": "cifg"})
+    cfg = {**MODELS["convlstm"], "num_layers": 3, "cell": "cifg"}
     net = build(cfg, predict_data())
     assert len(net.encoder) == 3 and len(net.forecaster) == 3
     assert {c.cell for c in [*net.encoder, *net.forecaster]} == {"cifg"}
-    rnn = build(OmegaConf.create({**MODELS["cnn_lstm"], "num_layers": 2, "cell": "gru"}), predict_data()).rnn
+    rnn = build({**MODELS["cnn_lstm"], "num_layers": 2, "cell": "gru"}, predict_data()).rnn
     assert rnn.num_layers == 2 and rnn.cell == "gru"
 
 
-def test_row_lstm_has_no_video_meaning():
-    for kind in ("predict", "video"):
-        with pytest.raises(ConfigError, match="row_lstm has no meaning.*Valid models for this data: cnn, convlstm"):
-            resolve("seqvision.nets.row_rnn.RowRNN", kind)
-    assert resolve("seqvision.nets.row_rnn.RowRNN", "image") == "seqvision.nets.row_rnn.RowRNN"
+def test_row_lstm_builds_images_only_and_says_why():
+    from seqvision.nets.row_rnn import RowRNN, family
+
+    assert family.member("image_classifier") is RowRNN
+    for role in ("clip_classifier", "frame_predictor"):
+        assert family.member(role) is None and "convlstm" in family.unsupported[role]
 
 
 def test_patch_option_is_space_to_depth():
-    net = build(OmegaConf.create({**MODELS["convlstm"], "patch_size": 4}), predict_data())
+    net = build({**MODELS["convlstm"], "patch_size": 4}, predict_data())
     assert net.encoder[0].conv_x.in_channels == 16  # 1 channel x 4 x 4 patch
     with pytest.raises(ValueError, match="patch_size=3"):
-        build(OmegaConf.create({**MODELS["convlstm"], "patch_size": 3}), predict_data())
+        build({**MODELS["convlstm"], "patch_size": 3}, predict_data())

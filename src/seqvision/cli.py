@@ -1,4 +1,5 @@
-"""What happens to the command line before Hydra sees it: resume shorthands and a dry compose.
+"""What happens to the command line before Hydra sees it: resume shorthands, Trainer
+arguments, and a dry compose.
 
 ``resume=<run folder>`` is rewritten to ``resume=true hydra.run.dir=<run folder>``, and the
 run's own overrides (``<run folder>/.hydra/overrides.yaml``) are replayed in front of the new
@@ -10,10 +11,18 @@ the override grammar) would make Hydra print a multi-line message and exit with 
 a single run the config is composed once here first, without importing torch, and such a
 mistake becomes one ``error:`` line with the valid values and exit status 2, like every other
 bad input. Multiruns and ``--flags`` are left to Hydra, whose sweep grammar this does not model.
+
+Every argument of Lightning's ``Trainer`` can be set as ``trainer.<arg>=value``: one that the
+trainer config does not list (``trainer.limit_train_batches=5``) is passed to Hydra as
+``++trainer.<arg>=value``. The Trainer's argument names are read from Lightning's source
+(its ``__init__`` signature, parsed, not imported: importing Lightning takes seconds, and this
+runs for ``--help`` too); config validation then checks the value against the signature.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import re
 import sys
@@ -103,9 +112,13 @@ def _explain(err: Exception, args: list[str], conf_dir: Path) -> str:
     if m := re.search(r"Could not override '([^']+)'", text):
         key = m.group(1)
         parent, _, leaf = key.rpartition(".")
-        valid = _keys_under(parent, args, conf_dir)
+        listed, accepted = _keys_under(parent, args, conf_dir)
+        if leaf in accepted:  # an argument of the target that its yaml does not list
+            return (f"{key} is an argument of {parent}'s target that its config does not list; "
+                    f"valid: +{key}=<value> adds it; e.g. +{key}=<value>")
+        valid = sorted(k for k in set(listed) | set(accepted) if not k.startswith("_"))
         hint = f"valid keys under {parent or 'the top level'}: {', '.join(valid)}; " if valid else ""
-        return f"{key} is not a config key; {hint}e.g. fix the spelling, or +{key}=<value> to add a new key"
+        return f"{key} is not a config key; {hint}e.g. fix the spelling"
     if m := re.search(r"Error parsing override '([^']+)'", text) or re.search(r"at input '([^']+)'", text):
         return (f"cannot parse the override {m.group(1)!r} ({first}); valid: key=value, +key=value, ~key; "
                 f"quote values with special characters, e.g. 'tags=[a,b]' or optimizer.lr=0.01")
@@ -114,19 +127,63 @@ def _explain(err: Exception, args: list[str], conf_dir: Path) -> str:
     return f"{first}; see python train.py --help"
 
 
-def _keys_under(parent: str, args: list[str], conf_dir: Path) -> list[str]:
-    """The keys a node has once the command's group choices are applied."""
+def _keys_under(parent: str, args: list[str], conf_dir: Path) -> tuple[list[str], list[str]]:
+    """``(keys the node lists, arguments its target accepts)`` once the command's group choices
+    are applied; the second is empty for a node without ``_target_``."""
     from hydra import compose, initialize_config_dir
+    from hydra.utils import get_object
     from omegaconf import DictConfig, OmegaConf
+
+    from seqvision.validate import signature_of
 
     groups = [a for a in args if "=" in a and "." not in a.split("=", 1)[0] and (conf_dir / a.split("=", 1)[0]).is_dir()]
     try:
         with initialize_config_dir(str(conf_dir), version_base="1.3"):
             cfg = compose("train", overrides=groups)
         node = OmegaConf.select(cfg, parent) if parent else cfg
-        return sorted(str(k) for k in node.keys()) if isinstance(node, DictConfig) else []
+        if not isinstance(node, DictConfig):
+            return [], []
+        listed = sorted(str(k) for k in node.keys())
+        target = node.get("_target_")
+        params = signature_of(get_object(target))[0] if target else {}
+        accepted = sorted(k for k, (_, default) in params.items() if default is not inspect.Parameter.empty)
+        return listed, accepted
     except Exception:
-        return []
+        return [], []
+
+
+@functools.lru_cache(maxsize=1)
+def trainer_arguments() -> frozenset[str]:
+    """The parameter names of ``pytorch_lightning.Trainer.__init__``, from its source file."""
+    import ast
+    import importlib.util
+
+    spec = importlib.util.find_spec("pytorch_lightning")
+    if spec is None or not spec.submodule_search_locations:
+        return frozenset()
+    source = Path(next(iter(spec.submodule_search_locations))) / "trainer" / "trainer.py"
+    tree = ast.parse(source.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef) and node.name == "Trainer":
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef) and item.name == "__init__":
+                    a = item.args
+                    return frozenset(x.arg for x in [*a.args, *a.kwonlyargs] if x.arg != "self")
+    return frozenset()
+
+
+def trainer_overrides(argv: list[str]) -> list[str]:
+    """``trainer.<Trainer argument>=v`` becomes ``++trainer.<argument>=v`` (add or override), so
+    any Trainer argument is accepted whether or not ``conf/trainer`` lists it."""
+    out = [argv[0]]
+    for arg in argv[1:]:
+        key = _key(arg)
+        if key and "=" in arg and not arg.startswith(("+", "~")) and key.startswith("trainer."):
+            name = key.split(".", 2)[1]
+            if key.count(".") == 1 and name in trainer_arguments():
+                arg = "++" + arg
+        out.append(arg)
+    return out
 
 
 def precheck(argv: list[str], conf_dir: Path) -> None:
@@ -141,17 +198,28 @@ def precheck(argv: list[str], conf_dir: Path) -> None:
     overrides = [a for a in args if not (_key(a) or "").startswith("hydra.") and (_key(a) or "") != "hydra"]
     try:
         with initialize_config_dir(str(conf_dir), version_base="1.3"):
-            compose("train", overrides=overrides)
+            cfg = compose("train", overrides=overrides)
     except HydraException as err:
         raise ConfigError(_explain(err, overrides, conf_dir)) from err
     finally:
         GlobalHydra.instance().clear()
+    _check_task_name(cfg)
+
+
+def _check_task_name(cfg) -> None:
+    """``task_name`` names the run's folder and log file, which Hydra creates before any of our
+    code runs; a name it cannot use would end in Hydra's traceback, so it is checked here."""
+    from seqvision.constraints import FolderName
+    from seqvision.validate import value_problem
+
+    if (problem := value_problem("task_name", cfg.get("task_name"), FolderName, "train")) is not None:
+        raise ConfigError(problem)
 
 
 def prepare(argv: list[str], conf_dir: Path) -> list[str]:
     """The argv Hydra should see; prints ``error: ...`` and exits 2 on a mistake (see entry.py)."""
     try:
-        argv = rewrite_resume(argv)
+        argv = trainer_overrides(rewrite_resume(argv))
         precheck(argv, conf_dir)
         return argv
     except ConfigError as err:

@@ -45,12 +45,22 @@ def _job_type(task_name: str) -> str:
     return identity()["sweep"] or task_name
 
 
+def _task_fact(target: str, name: str) -> str:
+    """``${sv.task:${task._target_},monitor}``: what the chosen task declares (its metric to
+    watch, the direction, the best-so-far metric), so checkpoints, early stopping and sweepers
+    follow the task without the configs naming its metrics."""
+    from hydra.utils import get_object
+
+    return getattr(get_object(target), name)
+
+
 def register_resolvers() -> None:
     """``sv.uid`` makes folder names unique; ``sv.group``/``sv.trial_name``/``sv.job_type`` name
-    W&B runs after their sweep and overrides (see seqvision.sweep.trial)."""
+    W&B runs after their sweep and overrides (see seqvision.sweep.trial); ``sv.task`` reads a
+    fact the task class declares; ``sv.fast_precision`` picks bf16 where it is native."""
     for name, fn, cache in (("sv.uid", _unique_suffix, True), ("sv.group", _group, False),
                             ("sv.trial_name", _trial_name, False), ("sv.job_type", _job_type, False),
-                            ("sv.fast_precision", _fast_precision, True)):
+                            ("sv.task", _task_fact, False), ("sv.fast_precision", _fast_precision, True)):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn, use_cache=cache)
 
@@ -74,6 +84,10 @@ def run_or_exit(cfg: DictConfig) -> float | None:
     """Runs training. A user's mistake prints one line and exits with status 2 (no traceback
     unless ``HYDRA_FULL_ERROR=1``); inside a multirun it is raised so the sweep records the
     trial as failed and goes on."""
+    from seqvision.secrets import install_log_filter, scrub_hydra_outputs
+
+    scrub_hydra_outputs()  # first, so that even a rejected command leaves no secret behind
+    install_log_filter()
     try:
         from seqvision.sweep.runner import run_trial
 

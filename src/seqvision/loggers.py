@@ -16,6 +16,8 @@ import os
 import socket
 from urllib.parse import urlparse
 
+from seqvision.files import write_text_atomic
+
 log = logging.getLogger(__name__)
 
 
@@ -62,10 +64,7 @@ def persistent_run_id(save_dir: str | os.PathLike) -> str:
 
     # the OS's randomness, not the seeded generators: creating an id must not shift the run's draws
     run_id = "".join(random.SystemRandom().choice(string.ascii_lowercase + string.digits) for _ in range(8))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".run_id.tmp{os.getpid()}")
-    tmp.write_text(run_id)
-    os.replace(tmp, path)
+    write_text_atomic(path, run_id)
     return run_id
 
 

@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from seqvision.files import write_text_atomic
+
 MASK = "***"
 # a name part, so WANDB_API_KEY, HF_TOKEN, db.password match and max_tokens, tokenizer do not
 SECRET_NAME = re.compile(r"(?:^|[_.\-])(api[_-]?key|apikey|access[_-]?key|token|secret|password|passwd|"
@@ -68,9 +70,7 @@ def scrub_files(folder: Path, patterns: tuple[str, ...] = ("*.yaml",)) -> None:
             text = path.read_text()
             clean = redact_text(text, values)
             if clean != text:
-                tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-                tmp.write_text(clean)
-                os.replace(tmp, path)
+                write_text_atomic(path, clean)
 
 
 class RedactingFilter(logging.Filter):
@@ -100,3 +100,15 @@ def install_log_filter() -> None:
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, RedactingFilter) for f in handler.filters):
             handler.addFilter(RedactingFilter())
+
+
+def scrub_hydra_outputs() -> None:
+    """Hydra has written ``.hydra/*.yaml`` (config, overrides) before the run starts; mask secrets there."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        folder = Path(HydraConfig.get().runtime.output_dir) / HydraConfig.get().output_subdir
+    except Exception:  # not started by Hydra (tests, notebooks): nothing was written
+        return
+    if folder.is_dir():
+        scrub_files(folder)

@@ -11,14 +11,26 @@ reshapes conv features with ``view`` cannot take NHWC, so each model yaml opts i
 from __future__ import annotations
 
 import logging
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import torch
 from torch import nn
 
+from seqvision.constraints import PositiveInt
+
 log = logging.getLogger(__name__)
 
 MATMUL_PRECISIONS = ("highest", "high", "medium")
+
+
+@dataclass
+class SpeedSwitches:
+    """``conf/speed``: the process-wide switches (``auto``: on with a GPU)."""
+
+    cudnn_benchmark: bool | Literal["auto"] = "auto"
+    matmul_precision: Literal["highest", "high", "medium"] | None = "high"
+    num_threads: PositiveInt | None = None
 
 
 def accelerator_type(trainer_cfg: Any) -> str:
@@ -30,7 +42,7 @@ def accelerator_type(trainer_cfg: Any) -> str:
 
 
 def _on(key: str, value: Any, device_type: str) -> bool:
-    """``auto`` means: on with a GPU. Checked here because the schema's rules have one type each."""
+    """``auto`` means: on with a GPU."""
     if isinstance(value, str) and value.lower() == "auto":
         return device_type == "cuda"
     if value is None or isinstance(value, bool):

@@ -21,6 +21,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import OmegaConf
 
+from seqvision.files import write_json_atomic
 from seqvision.sweep.trial import read_results
 
 log = logging.getLogger(__name__)
@@ -80,10 +81,9 @@ class AblationSweeper(BasicSweeper):
         err = ret._return_value
         record.update(status="failed", error=f"{type(err).__name__}: {err}")
         if folder is not None and read_results(folder) is None:  # failed before run.py wrote its record
-            folder.mkdir(parents=True, exist_ok=True)
             from seqvision.secrets import redact
 
-            (folder / "results.json").write_text(json.dumps(redact({**record, "metrics": {}}), indent=2))
+            write_json_atomic(folder / "results.json", redact({**record, "metrics": {}}))
         return record
 
     def _write(self, sweep_dir: Path, records: list[dict], total: int, started: float) -> None:
@@ -91,6 +91,4 @@ class AblationSweeper(BasicSweeper):
                    "completed": sum(r["status"] == "completed" for r in records),
                    "failed": sum(r["status"] != "completed" for r in records),
                    "wall_time_s": round(time.time() - started, 3), "trials": records}
-        tmp = sweep_dir / ".sweep.json.tmp"
-        tmp.write_text(json.dumps(summary, indent=2))
-        tmp.replace(sweep_dir / "sweep.json")
+        write_json_atomic(sweep_dir / "sweep.json", summary)

@@ -11,38 +11,25 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
+from typing import Literal
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
 from torch import nn
 
+from seqvision.constraints import Fraction, NonNegativeInt, PositiveInt
 from seqvision.data.batches import TensorBatchLoader
 from seqvision.data.subset import describe as describe_limit
 from seqvision.data.subset import stratified_subset
 from seqvision.errors import ConfigError
+from seqvision.files import resolve_path
 
 log = logging.getLogger(__name__)
 
 
 def _take(x: torch.Tensor, y: torch.Tensor, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return x[idx], y[idx]
-
-
-def resolve_root(root: str | os.PathLike) -> Path:
-    """A relative ``data.root`` is relative to where the command was started, not Hydra's run dir."""
-    root = Path(os.path.expanduser(str(root)))
-    if root.is_absolute():
-        return root
-    try:
-        from hydra.core.hydra_config import HydraConfig
-        from hydra.utils import get_original_cwd
-
-        if HydraConfig.initialized():
-            return Path(get_original_cwd()) / root
-    except (ImportError, ValueError):
-        pass
-    return Path.cwd() / root
 
 
 class ImageDataModule(pl.LightningDataModule):
@@ -52,18 +39,19 @@ class ImageDataModule(pl.LightningDataModule):
     batch is then an index into GPU memory, no host-to-device copy); ``true``/``false`` force it.
     """
 
-    task = "classify"
+    input_kind, target_kind = "image", "label"  # what a task can make of it (see tasks/)
     input_shape: tuple[int, ...] = (1, 28, 28)
     num_classes: int = 10
     mean: Sequence[float] = (0.5,)
     std: Sequence[float] = (0.5,)
     has_val_split = False  # True when the dataset ships its own validation split
 
-    def __init__(self, root: str = "data", batch_size: int = 128, eval_batch_size: int | None = None,
-                 val_fraction: float = 0.1, split_seed: int = 0, download: bool = True,
-                 on_device: bool | str = "auto", augment: nn.Module | None = None, limit: int | None = None):
+    def __init__(self, root: str = "data", batch_size: PositiveInt = 128, eval_batch_size: PositiveInt | None = None,
+                 val_fraction: Fraction = 0.1, split_seed: NonNegativeInt = 0, download: bool = True,
+                 on_device: bool | Literal["auto"] = "auto", augment: nn.Module | None = None,
+                 limit: PositiveInt | None = None):
         super().__init__()
-        self.root = resolve_root(root)
+        self.root = resolve_path(root)
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size or max(batch_size, 256)
         self.val_fraction, self.split_seed, self.download = val_fraction, split_seed, download
         self.on_device, self.augment, self.limit = on_device, augment, limit

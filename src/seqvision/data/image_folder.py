@@ -20,6 +20,7 @@ import torch
 from seqvision.data.image_datamodule import ImageDataModule, log
 from seqvision.data.read_errors import reading
 from seqvision.errors import ConfigError, DataError
+from seqvision.files import torch_save_atomic
 
 
 class ImageFolderDataModule(ImageDataModule):
@@ -73,10 +74,7 @@ class ImageFolderDataModule(ImageDataModule):
             return tuple(torch.load(cache))
         x = torch.stack([self._decode(p) for p in files])
         y = torch.tensor([t for _, t in ds.samples], dtype=torch.long)
-        cache.parent.mkdir(exist_ok=True)
-        tmp = cache.with_suffix(f".tmp{os.getpid()}")
-        torch.save((x, y), tmp)
-        os.replace(tmp, cache)
+        torch_save_atomic(cache, (x, y))
         return x, y
 
     def _count_ignored(self, folder: Path, used: set[Path]) -> None:

@@ -25,9 +25,9 @@ import pytorch_lightning as pl
 import torch
 
 from seqvision.data.batches import TensorBatchLoader
-from seqvision.data.image_datamodule import resolve_root
 from seqvision.data.moving_digits import MovingDigits
 from seqvision.errors import ConfigError, DataError
+from seqvision.files import resolve_path
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ class MovingMNISTDataModule(pl.LightningDataModule):
     tells a predictive net how many frames to produce.
     """
 
-    task = "predict"
+    input_kind, target_kind = "clip", "frames"
     num_classes = 0
 
     def __init__(self, root: str = "data", source: str = "auto", download: bool = False, num_digits: int = 2,
@@ -135,17 +135,17 @@ class MovingMNISTDataModule(pl.LightningDataModule):
                               f"held out for validation sequences); e.g. data.val_fraction=0.1")
         if not (isinstance(speed, (int, float)) and speed >= 0):
             raise ConfigError(f"data.speed={speed!r} must be a number >= 0 (pixels per frame); e.g. data.speed=3.6")
-        self.root, self.source, self.download = resolve_root(root), source, download
+        self.root, self.source, self.download = resolve_path(root), source, download
         self.num_digits, self.image_size, self.speed = num_digits, image_size, float(speed)
         self.input_frames, self.output_frames = input_frames, output_frames
         self.sizes = {"train": min(train_size, limit or train_size), "val": val_size, "test": test_size}
-        self.test_file = resolve_root(test_file) if test_file else None
+        self.test_file = resolve_path(test_file) if test_file else None
         if self.test_file is not None and not self.test_file.is_file():
             raise DataError(f"moving_mnist: data.test_file={self.test_file} does not exist; the standard file is "
                             f"mnist_test_seq.npy (torchvision MovingMNIST's root/MovingMNIST/); or data.test_file=null")
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size or batch_size
         self.split_seed, self.limit, self.val_fraction = split_seed, limit, float(val_fraction)
-        if augment is not None and self.task == "predict":
+        if augment is not None and self.target_kind == "frames":
             raise ConfigError("augmentation is not applied to frame prediction (input and target frames would need "
                               "one joint transform, and fresh sequences every epoch already avoid overfitting); "
                               "use augmentation=none")
@@ -297,7 +297,7 @@ class LabelledMovingMNISTDataModule(MovingMNISTDataModule):
     pipeline and of sequence models on (B, T, C, H, W), not a benchmark of motion understanding.
     """
 
-    task = "classify"
+    target_kind = "label"
     num_classes = 10
     min_output_frames = 0
 

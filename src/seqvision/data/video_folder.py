@@ -35,10 +35,11 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from seqvision.data.image_datamodule import ImageDataModule, resolve_root
+from seqvision.data.image_datamodule import ImageDataModule
 from seqvision.data.subset import describe as describe_limit
 from seqvision.data.subset import stratified_subset
 from seqvision.errors import ConfigError, DataError
+from seqvision.files import resolve_path, torch_save_atomic
 
 log = logging.getLogger(__name__)
 
@@ -68,14 +69,14 @@ class ClipDataset(Dataset):
         except Exception as err:
             raise DataError(f"video_folder: cannot decode {path}: {type(err).__name__}: {err}; "
                             f"delete or re-encode the file") from err
-        tmp = cache.with_name(f".{cache.name}.tmp{os.getpid()}")
-        torch.save(clip, tmp)
-        os.replace(tmp, cache)
+        torch_save_atomic(cache, clip)
         return clip, label
 
 
 class VideoFolderDataModule(ImageDataModule):
     """Video classification: batches are ``(B, num_frames, C, image_size, image_size)``, normalized on device."""
+
+    input_kind = "clip"
 
     def __init__(self, root: str, num_frames: int = 16, stride: int = 2, image_size: int = 112, channels: int = 3,
                  train_list: str | None = None, test_list: str | None = None, hmdb51_splits: str | None = None,
@@ -102,11 +103,11 @@ class VideoFolderDataModule(ImageDataModule):
         kwargs["eval_batch_size"] = kwargs.get("eval_batch_size") or kwargs.get("batch_size", 8)
         super().__init__(root=root, download=False, **kwargs)
         self.extensions = tuple(e.lower() for e in extensions)
-        self.lists = (resolve_root(train_list), resolve_root(test_list)) if train_list else None
-        self.hmdb51 = resolve_root(hmdb51_splits) if hmdb51_splits else None
+        self.lists = (resolve_path(train_list), resolve_path(test_list)) if train_list else None
+        self.hmdb51 = resolve_path(hmdb51_splits) if hmdb51_splits else None
         self.split_index, self.kth_split = split_index, bool(kth_split)
         self.test_fraction, self.num_workers = test_fraction, int(num_workers)
-        self.cache_root = resolve_root(cache_dir) if cache_dir else self.root / ".seqvision_cache"
+        self.cache_root = resolve_path(cache_dir) if cache_dir else self.root / ".seqvision_cache"
         self.classes, self.clips = self._scan()
         self.num_classes = len(self.classes)
         self.datasets: dict[str, ClipDataset] = {}

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from seqvision.constraints import PositiveFloat, PositiveInt
 from seqvision.errors import InvalidArgument
 
 
@@ -33,8 +34,8 @@ class AirbenchBlock(nn.Sequential):
 class AirbenchNet(nn.Module):
     """Stem, ``num_layers`` blocks (widths ``width * width_mult**i`` capped at ``max_width``), head."""
 
-    def __init__(self, input_shape: Sequence[int], num_classes: int, num_layers: int = 3, width: int = 64,
-                 width_mult: float = 4.0, max_width: int = 256, stem_width: int = 24, logit_scale: float = 1 / 9):
+    def __init__(self, input_shape: Sequence[int], num_classes: int, num_layers: PositiveInt = 3, width: PositiveInt = 64,
+                 width_mult: PositiveFloat = 4.0, max_width: PositiveInt = 256, stem_width: PositiveInt = 24, logit_scale: PositiveFloat = 1 / 9):
         super().__init__()
         if num_layers < 1:
             raise InvalidArgument(f"num_layers={num_layers} must be >= 1 (e.g. num_layers=3)")

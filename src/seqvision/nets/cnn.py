@@ -1,9 +1,10 @@
-"""A plain VGG-style CNN: the convolutional baseline every sequence model is compared with.
+"""The ``cnn`` family: a plain VGG-style CNN, the convolutional baseline every sequence model is
+compared with, and its clip and frame-prediction members.
 
 Every net in ``seqvision.nets`` follows one contract so that the run driver can build any of
-them from a config alone: the constructor takes ``input_shape`` (``(C, H, W)`` for images) and
-``num_classes`` (both filled in from the data module), then the architecture's own knobs.
-``num_layers`` is always the depth of the main stack (here: conv blocks), so one sweep over
+them from a config alone: the constructor takes what the data fills in (``input_shape``,
+``num_classes`` or ``output_frames``), then the architecture's own knobs. ``num_layers`` is
+always the depth of the main stack (here: conv blocks), so one sweep over
 ``model.net.num_layers`` spans every model.
 """
 
@@ -14,73 +15,21 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from seqvision.errors import InvalidArgument
+from seqvision.constraints import PositiveFloat, PositiveInt, Probability
 
-NORMS = ("batch", "group", "layer", "none")
-
-
-def make_norm(kind: str, channels: int) -> nn.Module:
-    """Normalization by name; ``layer`` is GroupNorm with one group (LayerNorm over C, H, W)."""
-    if kind == "batch":
-        return nn.BatchNorm2d(channels)
-    if kind == "group":
-        return nn.GroupNorm(min(32, channels), channels)
-    if kind == "layer":
-        return nn.GroupNorm(1, channels)
-    if kind == "none":
-        return nn.Identity()
-    raise InvalidArgument(f"unknown norm {kind!r}; valid: {', '.join(NORMS)}")
-
-
-def conv_block(c_in: int, c_out: int, norm: str, pool: bool, convs: int = 1) -> nn.Sequential:
-    """``convs`` 3x3 convs then an optional 2x2 max-pool: the unit that ``num_layers`` counts."""
-    layers: list[nn.Module] = []
-    for c in (c_in, *[c_out] * (convs - 1)):
-        layers += [nn.Conv2d(c, c_out, 3, padding=1, bias=norm == "none"), make_norm(norm, c_out), nn.ReLU(inplace=True)]
-    if pool:
-        layers.append(nn.MaxPool2d(2))
-    return nn.Sequential(*layers)
-
-
-class ConvStem(nn.Module):
-    """A stack of ``num_layers`` conv blocks; also the feature extractor of cnn_lstm and hybrids.
-
-    Spatial size halves after each block while it is at least ``min_size * 2``, so the same
-    depth works on 28x28 and 32x32 inputs (and on 8x8 without pooling to nothing).
-    """
-
-    def __init__(self, in_channels: int, image_size: Sequence[int], num_layers: int = 3,
-                 width: int = 32, width_mult: float = 2.0, norm: str = "batch", min_size: int = 4,
-                 convs_per_block: int = 1):
-        super().__init__()
-        if num_layers < 1:
-            raise InvalidArgument(f"num_layers={num_layers} must be >= 1 (e.g. num_layers=3)")
-        blocks, c, h, w = [], in_channels, int(image_size[0]), int(image_size[1])
-        for i in range(num_layers):
-            c_out = int(round(width * width_mult**i))
-            pool = min(h, w) >= 2 * min_size
-            blocks.append(conv_block(c, c_out, norm, pool, convs_per_block))
-            c = c_out
-            if pool:
-                h, w = h // 2, w // 2
-        self.blocks = nn.Sequential(*blocks)
-        self.out_channels, self.out_size = c, (h, w)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.blocks(x)
+from .blocks import ConvStem, Norm
+from .family import Family
+from .stacked_frames import StackedFramesPredictor
+from .video_cnn import FrameAveragingCNN
 
 
 class CNN(nn.Module):
     """Conv blocks, global average pooling, dropout, linear classifier."""
 
-    input_kinds, tasks = ("image",), ("classify",)  # what it can be combined with (see compat.py)
-
-    def __init__(self, input_shape: Sequence[int], num_classes: int, num_layers: int = 3,
-                 width: int = 32, width_mult: float = 2.0, norm: str = "batch", dropout: float = 0.1,
-                 convs_per_block: int = 1):
+    def __init__(self, input_shape: Sequence[int], num_classes: int, num_layers: PositiveInt = 3,
+                 width: PositiveInt = 32, width_mult: PositiveFloat = 2.0, norm: Norm = "batch",
+                 dropout: Probability = 0.1, convs_per_block: PositiveInt = 1):
         super().__init__()
-        if norm not in NORMS:
-            raise InvalidArgument(f"norm={norm!r} is unknown; valid: {', '.join(NORMS)}")
         c, h, w = input_shape[-3:]
         self.stem = ConvStem(c, (h, w), num_layers, width, width_mult, norm, convs_per_block=convs_per_block)
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout),
@@ -88,3 +37,7 @@ class CNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.stem(x))
+
+
+family = Family("cnn", image_classifier=CNN, clip_classifier=FrameAveragingCNN,
+                frame_predictor=StackedFramesPredictor)

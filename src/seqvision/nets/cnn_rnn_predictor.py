@@ -15,16 +15,18 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .cells import RecurrentStack
-from .cnn import make_norm
-
+from seqvision.constraints import PositiveInt
 from seqvision.errors import InvalidArgument
+
+from .blocks import Norm, make_norm
+from .cells import Cell, Impl
+from .recurrent import RecurrentStack
 
 
 class CNNRNNPredictor(nn.Module):
-    def __init__(self, input_shape: Sequence[int], num_classes: int = 0, output_frames: int = 10,
-                 num_layers: int = 1, hidden_size: int = 256, cell: str = "lstm", stem_layers: int = 3,
-                 stem_width: int = 32, norm: str = "group", peephole: bool | None = None, compile: bool = False):
+    def __init__(self, input_shape: Sequence[int], output_frames: PositiveInt,
+                 num_layers: PositiveInt = 1, hidden_size: PositiveInt = 256, cell: Cell = "lstm", stem_layers: PositiveInt = 3,
+                 stem_width: PositiveInt = 32, norm: Norm = "group", peephole: bool | None = None, impl: Impl = "auto"):
         super().__init__()
         if len(input_shape) != 4:
             raise InvalidArgument(f"input_shape must be (T, C, H, W), got {tuple(input_shape)}")
@@ -44,7 +46,7 @@ class CNNRNNPredictor(nn.Module):
         self.map_shape = (c_in, h >> down, w >> down)
         flat = c_in * (h >> down) * (w >> down)
         self.embed = nn.Linear(flat, hidden_size)
-        self.rnn = RecurrentStack(hidden_size, hidden_size, num_layers, cell, peephole=peephole, compile=compile)
+        self.rnn = RecurrentStack(hidden_size, hidden_size, num_layers, cell, peephole=peephole, impl=impl)
         self.feedback = nn.Linear(self.rnn.output_size, hidden_size)
         self.unembed = nn.Linear(self.rnn.output_size, flat)
         dec, outs = [], list(reversed(widths[:-1])) + [c]

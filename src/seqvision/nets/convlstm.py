@@ -9,32 +9,37 @@ video frame by frame: a 5-D input ``(B, T, C, H, W)`` runs one step per frame. A
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
 from torch import nn
 
-from .cells import ConvRecurrentLayer
-from .cnn import ConvStem
-
+from seqvision.constraints import OddPositiveInt, PositiveInt, Probability
 from seqvision.errors import InvalidArgument
+
+from .blocks import ConvStem, Norm
+from .cells import Cell
+from .conv_recurrent import ConvRecurrentLayer
+from .convlstm_forecaster import EncoderForecaster
+from .family import Family
 
 
 class ConvLSTMNet(nn.Module):
     """Optional ConvStem -> ``num_layers`` ConvRecurrentLayers -> last hidden state -> pool -> linear."""
 
-    def __init__(self, input_shape: Sequence[int], num_classes: int, num_layers: int = 2,
-                 hidden_channels: int | Sequence[int] = 64, kernel_size: int = 3, cell: str = "vanilla",
-                 peephole: bool | None = None, peephole_shape: str = "position", steps: int = 3,
-                 stem_layers: int = 2, stem_width: int = 32, norm: str = "batch", dropout: float = 0.1):
+    def __init__(self, input_shape: Sequence[int], num_classes: int, num_layers: PositiveInt = 2,
+                 hidden_channels: PositiveInt | Sequence[PositiveInt] | Sequence[int] = 64, kernel_size: OddPositiveInt = 3, cell: Cell = "vanilla",
+                 peephole: bool | None = None, peephole_shape: Literal["position", "channel"] = "position", steps: PositiveInt = 3,
+                 stem_layers: PositiveInt = 2, stem_width: PositiveInt = 32, norm: Norm = "batch", dropout: Probability = 0.1):
         super().__init__()
         if num_layers < 1:
-            raise InvalidArgument(f"num_layers must be >= 1, got {num_layers}; example: num_layers: 2")
+            raise InvalidArgument(f"num_layers must be >= 1, got {num_layers}; e.g. num_layers=2")
         if steps < 1:
-            raise InvalidArgument(f"steps must be >= 1, got {steps}; example: steps: 3")
+            raise InvalidArgument(f"steps must be >= 1, got {steps}; e.g. steps=3")
         widths = [hidden_channels] * num_layers if isinstance(hidden_channels, int) else [int(c) for c in hidden_channels]
         if len(widths) != num_layers:
             raise InvalidArgument(f"hidden_channels has {len(widths)} entries but num_layers={num_layers}; "
-                             f"give one int or one entry per layer, e.g. hidden_channels: [32, 64]")
+                             f"give one int or one entry per layer; e.g. hidden_channels=[32, 64]")
         c, h, w = input_shape[-3:]
         self.steps = steps
         self.stem = ConvStem(c, (h, w), stem_layers, stem_width, norm=norm)
@@ -57,3 +62,7 @@ class ConvLSTMNet(nn.Module):
             seq, _ = layer(seq, steps=steps)
             steps = None
         return self.head(seq[:, -1])
+
+
+# A ConvLSTM reads (B, T, C, H, W) clips itself, one step per frame: the same class classifies both.
+family = Family("convlstm", image_classifier=ConvLSTMNet, clip_classifier=ConvLSTMNet, frame_predictor=EncoderForecaster)

@@ -13,39 +13,42 @@ cheaper, and the output is put back with ``pixel_shuffle``. Every cell name work
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .cells import ConvRecurrentCell
-
+from seqvision.constraints import OddPositiveInt, PositiveInt
 from seqvision.errors import InvalidArgument
+
+from .cells import Cell
+from .conv_recurrent import ConvRecurrentCell
 
 
 def stack_widths(hidden_channels: int | Sequence[int], num_layers: int) -> list[int]:
     widths = [hidden_channels] * num_layers if isinstance(hidden_channels, int) else [int(c) for c in hidden_channels]
     if len(widths) != num_layers:
         raise InvalidArgument(f"hidden_channels has {len(widths)} entries but num_layers={num_layers}; "
-                         f"give one int or one entry per layer, e.g. hidden_channels: [64, 64]")
+                         f"give one int or one entry per layer; e.g. hidden_channels=[64, 64]")
     return widths
 
 
 class EncoderForecaster(nn.Module):
-    def __init__(self, input_shape: Sequence[int], num_classes: int = 0, output_frames: int = 10,
-                 num_layers: int = 2, hidden_channels: int | Sequence[int] = 64, kernel_size: int = 3,
-                 cell: str = "vanilla", peephole: bool | None = None, peephole_shape: str = "position",
-                 patch_size: int = 4):
+    def __init__(self, input_shape: Sequence[int], output_frames: PositiveInt,
+                 num_layers: PositiveInt = 2, hidden_channels: PositiveInt | Sequence[PositiveInt] | Sequence[int] = 64, kernel_size: OddPositiveInt = 3,
+                 cell: Cell = "vanilla", peephole: bool | None = None, peephole_shape: Literal["position", "channel"] = "position",
+                 patch_size: PositiveInt = 4):
         super().__init__()
         if len(input_shape) != 4:
             raise InvalidArgument(f"input_shape must be (T, C, H, W), got {tuple(input_shape)}")
         if num_layers < 1:
-            raise InvalidArgument(f"num_layers must be >= 1, got {num_layers}; example: num_layers: 2")
+            raise InvalidArgument(f"num_layers must be >= 1, got {num_layers}; e.g. num_layers=2")
         _, c, h, w = (int(v) for v in input_shape)
         if patch_size < 1 or h % patch_size or w % patch_size:
             ok = [p for p in range(1, min(h, w) + 1) if h % p == 0 and w % p == 0]
             raise InvalidArgument(f"patch_size={patch_size} does not divide the {h}x{w} frames; valid: "
-                             f"{', '.join(map(str, ok))}; e.g. patch_size: 4")
+                             f"{', '.join(map(str, ok))}; e.g. patch_size=4")
         self.output_frames, self.patch_size = int(output_frames), int(patch_size)
         size = (h // patch_size, w // patch_size)
         widths = stack_widths(hidden_channels, num_layers)

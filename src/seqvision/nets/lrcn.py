@@ -13,18 +13,20 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .cells import RecurrentStack
-from .cnn import ConvStem
-from .row_rnn import check_readout, read_out
-
+from seqvision.constraints import PositiveInt, Probability
 from seqvision.errors import InvalidArgument
+
+from .blocks import ConvStem, Norm
+from .cells import Cell, Impl
+from .readout import Readout, check_readout, read_out
+from .recurrent import RecurrentStack
 
 
 class LRCN(nn.Module):
-    def __init__(self, input_shape: Sequence[int], num_classes: int, num_layers: int = 1, hidden_size: int = 128,
-                 cell: str = "lstm", bidirectional: bool = False, dropout: float = 0.1, readout: str = "last",
-                 stem_layers: int = 3, stem_width: int = 32, norm: str = "batch", peephole: bool | None = None,
-                 compile: bool = False):
+    def __init__(self, input_shape: Sequence[int], num_classes: int, num_layers: PositiveInt = 1, hidden_size: PositiveInt = 128,
+                 cell: Cell = "lstm", bidirectional: bool = False, dropout: Probability = 0.1, readout: Readout = "last",
+                 stem_layers: PositiveInt = 3, stem_width: PositiveInt = 32, norm: Norm = "batch", peephole: bool | None = None,
+                 impl: Impl = "auto"):
         super().__init__()
         if len(input_shape) != 4:
             raise InvalidArgument(f"input_shape must be (T, C, H, W), got {tuple(input_shape)}")
@@ -34,7 +36,7 @@ class LRCN(nn.Module):
         self.stem = ConvStem(c, (h, w), stem_layers, stem_width, norm=norm)
         self.readout, self.hidden_size, self.bidirectional = check_readout(readout), hidden_size, bidirectional
         self.rnn = RecurrentStack(self.stem.out_channels, hidden_size, num_layers, cell, bidirectional, dropout,
-                                  peephole=peephole, compile=compile)
+                                  peephole=peephole, impl=impl)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.rnn.output_size, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

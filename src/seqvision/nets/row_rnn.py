@@ -12,47 +12,35 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .cells import RecurrentStack
+from seqvision.constraints import PositiveInt, Probability
 
-from seqvision.errors import InvalidArgument
-
-READOUTS = ("last", "mean")
-
-
-def check_readout(readout: str) -> str:
-    if readout not in READOUTS:
-        raise InvalidArgument(f"unknown readout {readout!r}; valid: {', '.join(READOUTS)}. Example: readout: last")
-    return readout
-
-
-def rows_as_sequence(x: torch.Tensor) -> torch.Tensor:
-    """``(B, C, H, W)`` -> ``(B, H, C*W)``: time runs down the image."""
-    return x.permute(0, 2, 1, 3).flatten(2)
-
-
-def read_out(out: torch.Tensor, readout: str, hidden_size: int, bidirectional: bool) -> torch.Tensor:
-    """``last``: final state of each direction (the backward one ends at t = 0); ``mean``: pool."""
-    if readout == "mean":
-        return out.mean(1)
-    if bidirectional:
-        return torch.cat([out[:, -1, :hidden_size], out[:, 0, hidden_size:]], dim=1)
-    return out[:, -1]
+from .cells import Cell, Impl
+from .family import Family
+from .readout import Readout, check_readout, read_out, rows_as_sequence
+from .recurrent import RecurrentStack
 
 
 class RowRNN(nn.Module):
     """Recurrent stack over image rows, then a linear classifier on the readout."""
 
-    def __init__(self, input_shape: Sequence[int], num_classes: int, num_layers: int = 2,
-                 hidden_size: int = 128, cell: str = "lstm", bidirectional: bool = False,
-                 dropout: float = 0.0, readout: str = "last", peephole: bool | None = None,
-                 compile: bool = False):
+    def __init__(self, input_shape: Sequence[int], num_classes: int, num_layers: PositiveInt = 2,
+                 hidden_size: PositiveInt = 128, cell: Cell = "lstm", bidirectional: bool = False,
+                 dropout: Probability = 0.0, readout: Readout = "last", peephole: bool | None = None,
+                 impl: Impl = "auto"):
         super().__init__()
         c, h, w = input_shape[-3:]
         self.readout, self.hidden_size, self.bidirectional = check_readout(readout), hidden_size, bidirectional
         self.rnn = RecurrentStack(c * w, hidden_size, num_layers, cell, bidirectional, dropout,
-                                  peephole=peephole, compile=compile)
+                                  peephole=peephole, impl=impl)
         self.head = nn.Linear(self.rnn.output_size, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out, _ = self.rnn(rows_as_sequence(x))
         return self.head(read_out(out, self.readout, self.hidden_size, self.bidirectional))
+
+
+family = Family("row_lstm", image_classifier=RowRNN, unsupported={
+    "clip_classifier": "it reads one image row per time step, so its time axis is the image height; a clip "
+                       "already has a time axis, and the recurrent models for clips are cnn_lstm and convlstm (any cell)",
+    "frame_predictor": "its time axis is the rows of one image, not frames; the recurrent frame predictors are "
+                       "convlstm and cnn_lstm (any cell)"})

@@ -5,7 +5,7 @@ learned spatial and a learned temporal position embedding, and every layer atten
 over time (the tokens at one patch position across frames) and then over space (the tokens of
 one frame), as TimeSformer's "divided" attention (Bertasius et al. 2021). Joint attention over
 all T*N tokens costs (T*N)^2; divided costs N*T^2 + T*N^2, which is what makes 20 frames of
-256 patches fit on a CPU. Blocks are ``seqvision.nets.attention.Block`` (pre-norm, SDPA).
+256 patches fit on a CPU. Blocks are ``seqvision.nets.transformer.Block`` (pre-norm, SDPA).
 
 ``SpaceTimeClassifier`` mean-pools all tokens into a linear classifier. ``SpaceTimePredictor``
 appends ``output_frames`` frames of learned "future" tokens (carrying only their positions),
@@ -21,9 +21,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .attention import Block
-
+from seqvision.constraints import PositiveFloat, PositiveInt, Probability
 from seqvision.errors import InvalidArgument
+
+from .transformer import Block
 
 
 class DividedBlock(nn.Module):
@@ -49,7 +50,7 @@ class SpaceTimeTokens(nn.Module):
         if patch_size < 1 or h % patch_size or w % patch_size:
             ok = [p for p in range(1, min(h, w) + 1) if h % p == 0 and w % p == 0]
             raise InvalidArgument(f"patch_size={patch_size} does not divide the {h}x{w} frames; valid: "
-                             f"{', '.join(map(str, ok))}; e.g. patch_size: {ok[len(ok) // 2]}")
+                             f"{', '.join(map(str, ok))}; e.g. patch_size={ok[len(ok) // 2]}")
         self.grid = (h // patch_size, w // patch_size)
         self.patch = nn.Conv2d(channels, dim, patch_size, stride=patch_size)
         self.space = nn.Parameter(torch.empty(1, 1, self.grid[0] * self.grid[1], dim))
@@ -67,9 +68,9 @@ def _check(input_shape, num_layers: int, dim: int, heads: int) -> None:
     if len(input_shape) != 4:
         raise InvalidArgument(f"input_shape must be (T, C, H, W), got {tuple(input_shape)}")
     if num_layers < 1:
-        raise InvalidArgument(f"num_layers must be >= 1, got {num_layers}; example: num_layers: 4")
+        raise InvalidArgument(f"num_layers must be >= 1, got {num_layers}; e.g. num_layers=4")
     if dim % heads:
-        raise InvalidArgument(f"dim={dim} is not divisible by heads={heads}; example: dim: 128, heads: 4")
+        raise InvalidArgument(f"dim={dim} is not divisible by heads={heads}; e.g. dim=128 heads=4")
 
 
 def _init(m: nn.Module) -> None:
@@ -79,9 +80,9 @@ def _init(m: nn.Module) -> None:
 
 
 class SpaceTimeClassifier(nn.Module):
-    def __init__(self, input_shape: Sequence[int], num_classes: int, num_layers: int = 4, dim: int = 128,
-                 heads: int = 4, mlp_ratio: float = 2.0, patch_size: int = 8, dropout: float = 0.1,
-                 attn_dropout: float = 0.0):
+    def __init__(self, input_shape: Sequence[int], num_classes: int, num_layers: PositiveInt = 4, dim: PositiveInt = 128,
+                 heads: PositiveInt = 4, mlp_ratio: PositiveFloat = 2.0, patch_size: PositiveInt = 8, dropout: Probability = 0.1,
+                 attn_dropout: Probability = 0.0):
         super().__init__()
         _check(input_shape, num_layers, dim, heads)
         t, c, h, w = (int(v) for v in input_shape)
@@ -96,9 +97,9 @@ class SpaceTimeClassifier(nn.Module):
 
 
 class SpaceTimePredictor(nn.Module):
-    def __init__(self, input_shape: Sequence[int], num_classes: int = 0, output_frames: int = 10,
-                 num_layers: int = 4, dim: int = 128, heads: int = 4, mlp_ratio: float = 2.0, patch_size: int = 8,
-                 dropout: float = 0.0, attn_dropout: float = 0.0):
+    def __init__(self, input_shape: Sequence[int], output_frames: PositiveInt,
+                 num_layers: PositiveInt = 4, dim: PositiveInt = 128, heads: PositiveInt = 4, mlp_ratio: PositiveFloat = 2.0, patch_size: PositiveInt = 8,
+                 dropout: Probability = 0.0, attn_dropout: Probability = 0.0):
         super().__init__()
         _check(input_shape, num_layers, dim, heads)
         t, c, h, w = (int(v) for v in input_shape)

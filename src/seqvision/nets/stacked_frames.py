@@ -14,21 +14,19 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from seqvision.nets.cnn import NORMS, conv_block
+from seqvision.constraints import PositiveFloat, PositiveInt
 from seqvision.errors import InvalidArgument
+
+from .blocks import Norm, conv_block
 
 
 class StackedFramesPredictor(nn.Module):
-    def __init__(self, input_shape: Sequence[int], num_classes: int = 0, output_frames: int = 10,
-                 num_layers: int = 3, width: int = 32, width_mult: float = 2.0, norm: str = "group",
-                 convs_per_block: int = 2):
+    def __init__(self, input_shape: Sequence[int], output_frames: PositiveInt, num_layers: PositiveInt = 3,
+                 width: PositiveInt = 32, width_mult: PositiveFloat = 2.0, norm: Norm = "group",
+                 convs_per_block: PositiveInt = 2):
         super().__init__()
         if len(input_shape) != 4:
             raise InvalidArgument(f"input_shape must be (T, C, H, W), got {tuple(input_shape)}")
-        if norm not in NORMS:
-            raise InvalidArgument(f"norm={norm!r} is unknown; valid: {', '.join(NORMS)}")
-        if num_layers < 1:
-            raise InvalidArgument(f"num_layers={num_layers} must be >= 1")
         t, c, h, w = (int(v) for v in input_shape)
         self.output_frames, self.channels = int(output_frames), c
         widths = [int(round(width * width_mult**i)) for i in range(num_layers)]

@@ -13,18 +13,19 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from seqvision.nets.cnn import NORMS, ConvStem
+from seqvision.constraints import PositiveFloat, PositiveInt, Probability
 from seqvision.errors import InvalidArgument
+
+from .blocks import ConvStem, Norm
 
 
 class FrameAveragingCNN(nn.Module):
-    def __init__(self, input_shape: Sequence[int], num_classes: int, num_layers: int = 3, width: int = 32,
-                 width_mult: float = 2.0, norm: str = "batch", dropout: float = 0.1, convs_per_block: int = 1):
+    def __init__(self, input_shape: Sequence[int], num_classes: int, num_layers: PositiveInt = 3, width: PositiveInt = 32,
+                 width_mult: PositiveFloat = 2.0, norm: Norm = "batch", dropout: Probability = 0.1,
+                 convs_per_block: PositiveInt = 1):
         super().__init__()
         if len(input_shape) != 4:
             raise InvalidArgument(f"input_shape must be (T, C, H, W), got {tuple(input_shape)}")
-        if norm not in NORMS:
-            raise InvalidArgument(f"norm={norm!r} is unknown; valid: {', '.join(NORMS)}")
         _, c, h, w = input_shape
         self.stem = ConvStem(c, (h, w), num_layers, width, width_mult, norm, convs_per_block=convs_per_block)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.stem.out_channels, num_classes))

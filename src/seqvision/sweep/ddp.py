@@ -93,6 +93,9 @@ def run_process_group(cfg: DictConfig) -> float | None:
     """Runs this trial as an N-process group, then returns its optimized metric (or raises)."""
     from hydra.utils import get_original_cwd
 
+    from seqvision.config import validate
+
+    validate(cfg)  # each rank validates again in its own process; a bad command fails here, at once
     if cfg.get("seed") is None:
         cfg.seed = random.randrange(2**31)  # every rank must draw the same seed
     nproc = num_processes(cfg)

@@ -1,5 +1,7 @@
-"""How ``train.py`` runs one job: skip it if a resumed sweep already completed it, resume it if
-SLURM requeued it, run it as a DDP process group if it asks for one, else train in-process."""
+"""How ``train.py`` runs one job, with what a sweep adds around the run driver: skip the job if a
+resumed sweep completed it already, resume it if SLURM requeued it, run it as a DDP process
+group if it asks for one, record a failure that happened before the run could; otherwise call
+``seqvision.run.train`` with the trial's record (identity, resources) for ``results.json``."""
 
 from __future__ import annotations
 
@@ -7,19 +9,13 @@ import logging
 
 from omegaconf import DictConfig
 
-from seqvision.sweep import ddp, trial
+from seqvision.run import train
+from seqvision.sweep import ddp, resources, trial
 
 log = logging.getLogger(__name__)
 
 
 def run_trial(cfg: DictConfig) -> float | None:
-    from seqvision.run import _scrub_hydra_files, train
-    from seqvision.schema import validate
-    from seqvision.secrets import install_log_filter
-
-    _scrub_hydra_files()  # as train() does first: a rejected trial leaves no secret behind either
-    install_log_filter()
-    validate(cfg)
     done = trial.completed_result(cfg)
     if done is not None:
         log.info("resume: %s completed before (%s); skipped", cfg.paths.output_dir, trial.identity()["trial_name"])
@@ -31,7 +27,9 @@ def run_trial(cfg: DictConfig) -> float | None:
     try:
         if ddp.needs_process_group(cfg):
             return ddp.run_process_group(cfg)
-        return train(cfg)
+        hardware = resources.assigned()
+        resources.apply_cpu_budget(hardware)
+        return train(cfg, {**trial.identity(), "resources": hardware})
     except BaseException as err:
         trial.record_failure(cfg, err)
         raise

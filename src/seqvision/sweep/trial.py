@@ -16,6 +16,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from seqvision.errors import ConfigError
+from seqvision.files import write_json_atomic
 
 TRIAL_ENV = "SEQVISION_TRIAL"
 # Overrides that change how a trial is run, not what it computes: ignored when comparing trials.
@@ -149,9 +150,8 @@ def record_failure(cfg: DictConfig, err: BaseException) -> None:
     if not in_multirun() or read_results(folder) is not None:
         return
     me = identity()
-    folder.mkdir(parents=True, exist_ok=True)
     record = {"status": "failed", "error": f"{type(err).__name__}: {err}", "task_name": cfg.get("task_name"),
               "seed": cfg.get("seed"), "run_dir": str(folder), **me, "metrics": {}}
     from seqvision.secrets import redact
 
-    (folder / "results.json").write_text(json.dumps(redact(record), indent=2, default=str))
+    write_json_atomic(folder / "results.json", redact(record))

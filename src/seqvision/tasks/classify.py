@@ -11,6 +11,7 @@ from torch.nn import functional as F
 from torchmetrics import MaxMetric, MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
+from seqvision.constraints import Probability
 from seqvision.tasks import epoch_metrics
 from seqvision.tasks.optim import configure_optimizers
 from seqvision.tasks.sample_counts import SampleCounts
@@ -21,8 +22,15 @@ class ClassificationTask(pl.LightningModule):
     ``*/acc_top5`` when there are more than 10 classes (where top-1 alone says too little).
     Losses are means over samples (each batch weighted by its size), not over batches."""
 
+    # What the task takes and asks for (read by config validation and the run driver):
+    target_kind = "label"  # batches are (inputs, class labels)
+    roles = {"image": "image_classifier", "clip": "clip_classifier"}  # the net, by input kind
+    net_inputs = ("input_shape", "num_classes")  # filled in from the data module
+    task_inputs = ("num_classes",)
+    monitor, monitor_mode, best_metric = "val/acc", "max", "val/acc_best"
+
     def __init__(self, net: nn.Module, num_classes: int, optimizer: Any, scheduler: Any | None = None,
-                 label_smoothing: float = 0.0):
+                 label_smoothing: Probability = 0.0):
         super().__init__()
         self.net = net
         self.optimizer_cfg, self.scheduler_cfg = optimizer, scheduler

@@ -8,10 +8,23 @@ with the trainer's estimated number of steps, which only exists once training st
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import pytorch_lightning as pl
 from hydra.utils import instantiate
+
+from seqvision.validate import Target
+
+
+@dataclass
+class Schedule:
+    """``conf/scheduler``: a ``torch.optim.lr_scheduler`` (``_partial_``), when it steps, and
+    which of its arguments takes the run's length (filled in when training starts)."""
+
+    scheduler: Target | None = None
+    interval: Literal["step", "epoch"] = "epoch"
+    total_steps_arg: str | None = None
 
 
 def configure_optimizers(module: pl.LightningModule, optimizer_cfg: Any, scheduler_cfg: Any | None) -> Any:

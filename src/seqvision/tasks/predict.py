@@ -16,7 +16,7 @@ three. ``val/mse`` is what checkpoints and sweeps watch (``val/mse_best`` for sw
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytorch_lightning as pl
 import torch
@@ -24,12 +24,12 @@ from torch import nn
 from torch.nn import functional as F
 from torchmetrics import MeanMetric, MinMetric
 
+from seqvision.constraints import NonNegativeInt
 from seqvision.tasks.frame_metrics import FrameMetrics
 from seqvision.tasks.media import log_strip
 from seqvision.tasks.optim import configure_optimizers
 from seqvision.tasks.sample_counts import SampleCounts
 
-LOSSES = ("mse", "bce")
 BASELINES = ("last", "zero", "mean")
 
 
@@ -48,16 +48,15 @@ class FramePredictionTask(pl.LightningModule):
     baseline (``baseline_{last,zero,mean}_*``), ``test/mse_t<k>`` (error at the k-th predicted
     frame) and ``val/mse_best``. Losses are means over samples, not over batches."""
 
-    monitor = ("val/mse", "min")
-    best_metric = "val/mse_best"
+    target_kind = "frames"  # batches are (input frames, the frames that follow)
+    roles = {"clip": "frame_predictor"}
+    net_inputs = ("input_shape", "output_frames")
+    task_inputs = ()
+    monitor, monitor_mode, best_metric = "val/mse", "min", "val/mse_best"
 
-    def __init__(self, net: nn.Module, optimizer: Any, scheduler: Any | None = None, loss: str = "mse",
-                 media_every_n_epochs: int = 1):
+    def __init__(self, net: nn.Module, optimizer: Any, scheduler: Any | None = None,
+                 loss: Literal["mse", "bce"] = "mse", media_every_n_epochs: NonNegativeInt = 1):
         super().__init__()
-        if loss not in LOSSES:
-            from seqvision.errors import ConfigError
-
-            raise ConfigError(f"model.task.loss={loss!r} is unknown; valid: {', '.join(LOSSES)}; e.g. model.task.loss=bce")
         output_frames = getattr(net, "output_frames", None)
         if not isinstance(output_frames, int):
             raise TypeError(f"{type(net).__name__} does not say how many frames it predicts (net.output_frames)")
