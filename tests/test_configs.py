@@ -20,12 +20,17 @@ def _targets(node):
 
 
 @pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
-def test_option_composes_and_targets_exist(group, option, tmp_path):
-    overrides = [f"{group}={option}"] + (["data.root=/tmp/x"] if option == "image_folder" else [])
+def test_option_composes_validates_and_targets_exist(group, option, tmp_path):
+    from seqvision.config import Validation
+    from seqvision.nets.family import Family
+
+    overrides = [f"{group}={option}"] + (["data.root=/tmp/x"] if option in ("image_folder", "video_folder") else [])
     cfg = compose(overrides, tmp_path)
     node = OmegaConf.select(cfg, group) if group != "callbacks" else cfg.callbacks
     for target in _targets(node):
-        assert callable(get_object(target)), target
+        obj = get_object(target)
+        assert callable(obj) or isinstance(obj, Family), target
+    assert Validation(cfg).problems() == []
 
 
 def test_ablation_knobs_share_names_across_models(tmp_path):

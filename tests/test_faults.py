@@ -63,10 +63,10 @@ def test_divergence_is_caught_before_bad_weights_are_saved(tmp_path):
 
 
 def test_gradient_clipping_is_a_config_option(compose_cfg):
-    from seqvision.run import build_trainer
+    from seqvision.run import _trainer
 
     cfg = compose_cfg(["trainer.gradient_clip_val=0.5", "trainer.gradient_clip_algorithm=value"])
-    trainer = build_trainer(cfg, [], [], [])
+    trainer = _trainer(cfg, [], [], [])
     assert trainer.gradient_clip_val == 0.5 and trainer.gradient_clip_algorithm == "value"
 
 

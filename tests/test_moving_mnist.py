@@ -26,7 +26,7 @@ def test_batches_are_input_and_target_frames_in_unit_range():
     x, y = _batches(dm, "train")[0]
     assert x.shape == (4, 5, 1, 64, 64) and y.shape == (4, 3, 1, 64, 64)
     assert x.dtype == torch.float32 and 0 <= x.min() and x.max() <= 1 and x.max() > 0.5
-    assert dm.input_shape == (5, 1, 64, 64) and dm.output_frames == 3 and dm.task == "predict"
+    assert dm.input_shape == (5, 1, 64, 64) and dm.output_frames == 3 and dm.target_kind == "frames"
 
 
 def test_val_and_test_are_identical_across_runs_with_the_same_seed():
@@ -89,6 +89,6 @@ def test_labelled_variant_labels_each_clip_by_its_digit():
                                        test_size=4, batch_size=8, input_frames=6)
     dm.setup()
     x, y = _batches(dm, "train")[0]
-    assert x.shape == (8, 6, 1, 64, 64) and y.dtype == torch.long and dm.task == "classify"
+    assert x.shape == (8, 6, 1, 64, 64) and y.dtype == torch.long and dm.target_kind == "label"
     split = dm.splits["train"]
     assert torch.equal(y, split.bank_labels[split.spec().digit[:, 0]])

@@ -35,10 +35,10 @@ def _leaks(folder: Path, outputs: str) -> list[str]:
 def test_no_secret_in_any_output_and_wandb_resumes_same_run(tmp_path):
     run_dir = tmp_path / "run"
     args = [*TINY, "trainer.max_epochs=1", "scheduler=none", "logger=[csv,tensorboard,wandb]",
-            f"+extra.api_key={CLI_SECRET}"]
+            f"+extras.api_key={CLI_SECRET}"]
     first = run_train([*args, f"hydra.run.dir={run_dir}"], WANDB_MODE="offline", **SECRETS)
     assert first.returncode == 0, first.stderr[-3000:]
-    assert results(run_dir)["overrides"][-1] == "+extra.api_key=***"
+    assert results(run_dir)["overrides"][-1] == "+extras.api_key=***"
 
     # resume=<folder> replays the run's own overrides; the new one extends it by an epoch
     second = run_train([f"resume={run_dir}", "trainer.max_epochs=2"], WANDB_MODE="offline", **SECRETS)

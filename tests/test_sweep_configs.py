@@ -85,7 +85,6 @@ def test_gates_covers_every_cell_on_row_lstm_and_convlstm():
 
 
 def test_search_is_optuna_with_a_search_space_and_the_returned_metric():
-    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     cfg = compose(["sweep=search"], hydra=True)

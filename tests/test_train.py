@@ -100,7 +100,7 @@ def test_wandb_falls_back_to_offline_and_writes_the_run(tmp_path, monkeypatch, c
     (run_file,) = list(run_dir.glob("run-*.wandb"))
     logged = summarize_when_complete(run_file)
     assert logged["run"].run_group == "train" and list(logged["run"].tags) == ["unit", "offline"]
-    assert logged["config"]["model"]["net"]["_target_"] == "seqvision.nets.cnn.CNN"  # the resolved config
+    assert logged["config"]["model"]["net"]["_target_"] == "seqvision.nets.cnn.family"  # the resolved config
     assert logged["config"]["paths"]["output_dir"] == str(out)
     assert {"train/loss_epoch", "val/acc", "test/acc"} <= logged["history_keys"]
     assert logged["summary"]["test/acc"] == pytest.approx(results["metrics"]["test/acc"])

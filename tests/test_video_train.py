@@ -18,7 +18,7 @@ def _results(cfg) -> dict:
 def test_frame_prediction_trains_and_reports_the_baseline(video_cfg):
     cfg = video_cfg("data=moving_mnist", "model=convlstm", "data.source=digits", "data.train_size=8",
                       "data.val_size=4", "data.test_size=4", "data.batch_size=4", "model.net.num_layers=1",
-                      "model.net.hidden_channels=4", "+model.net.patch_size=8", "+model.task.loss=bce", *TINY)
+                      "model.net.hidden_channels=4", "model.net.patch_size=8", "task.loss=bce", *TINY)
     value = train(cfg)
     res = _results(cfg)
     assert res["status"] == "completed" and cfg.optimized_metric == "val/mse_best" and value == res["metrics"]["val/mse_best"]
@@ -52,8 +52,7 @@ def test_labelled_moving_mnist_trains_a_video_classifier(video_cfg):
 
 
 def test_row_lstm_on_moving_mnist_is_a_config_error_before_training(video_cfg):
-    cfg = video_cfg("data=moving_mnist", "model=cnn", "model.net._target_=seqvision.nets.row_rnn.RowRNN",
-                      "data.source=digits", *TINY)
+    cfg = video_cfg("data=moving_mnist", "model=row_lstm", "data.source=digits", *TINY)
     with pytest.raises(ConfigError, match="row_lstm has no meaning for frame prediction"):
         train(cfg)
 

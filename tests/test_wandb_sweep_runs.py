@@ -36,7 +36,7 @@ def test_one_grouped_named_finished_run_per_trial(tmp_path):
         assert run.display_name.split(",") == sorted(run.display_name.split(","))
         assert {o.split("=")[0] for o in run.display_name.split(",")} == {"data._target_", "seed"}
         config = info["config"]
-        assert config["model"]["net"]["_target_"] == "seqvision.nets.cnn.CNN"
+        assert config["model"]["net"]["_target_"] == "seqvision.nets.cnn.family"
         assert "${" not in json.dumps(config)  # fully resolved
         summary = info["summary"]
         assert summary["status"] == r["status"]

@@ -92,7 +92,8 @@ def _merge(saved: list[str], args: list[str]) -> list[str]:
         if key not in given:
             kept.append(o)
         elif o.startswith("+") and not given[key].startswith(("+", "~")):
-            args[args.index(given[key])] = "+" + given[key].lstrip("+")
+            prefix = "++" if o.startswith("++") else "+"
+            args[args.index(given[key])] = prefix + given[key]
     return [*kept, *args]
 
 
@@ -217,7 +218,13 @@ def _check_task_name(cfg) -> None:
 
 
 def prepare(argv: list[str], conf_dir: Path) -> list[str]:
-    """The argv Hydra should see; prints ``error: ...`` and exits 2 on a mistake (see entry.py)."""
+    """The argv Hydra should see; prints ``error: ...`` and exits 2 on a mistake (see entry.py).
+    ``--help`` is answered here (``seqvision.help``) and exits."""
+    if any(a in ("--help", "-h") for a in argv[1:]):
+        from seqvision.help import text
+
+        print(text([a for a in argv[1:] if not a.startswith("-")], conf_dir))
+        sys.exit(0)
     try:
         argv = trainer_overrides(rewrite_resume(argv))
         precheck(argv, conf_dir)

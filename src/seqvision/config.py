@@ -66,6 +66,7 @@ class RunConfig:
     augmentation: Any = None  # a node with a _target_, or empty for none
     logger: Targets | None = None
     callbacks: Targets | None = None
+    extras: dict[str, Any] | None = None  # free-form values to interpolate or to record; seqvision reads none
 
 
 # Arguments the run driver supplies itself, by config path: never set in a config file.
