@@ -32,7 +32,7 @@ MODELS = ("cnn", "convlstm", "cnn_lstm", "attention")
 
 
 def write_clips(root: Path, n: int, frames: int, size: tuple[int, int]) -> None:
-    from seqvision.data.video_io import write_video
+    from seqvision.videos import write_video
 
     rng = np.random.default_rng(0)
     h, w = size

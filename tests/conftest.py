@@ -144,7 +144,7 @@ def moving_square_clip(num_frames: int, size: int, direction: int) -> np.ndarray
 @pytest.fixture
 def clip_folder(tmp_path) -> Path:
     """``root/<class>/<clip>.avi|mp4``: 2 classes x 5 clips of 24 frames, 32x32, written with PyAV."""
-    from seqvision.data.video_io import write_video
+    from seqvision.videos import write_video
 
     root = tmp_path / "clips"
     for cls, direction in (("left", -1), ("right", 1)):

@@ -14,7 +14,7 @@ import struct
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, TINY, results, run_train
+from conftest import TINY, results, run_train
 
 from seqvision.data.batches import TensorBatchLoader
 from seqvision.data.read_errors import reading

@@ -40,7 +40,8 @@ def test_log_strip_writes_a_png_and_a_tensorboard_image(tmp_path):
 
 
 def test_written_video_decodes_back(tmp_path):
-    from seqvision.data.video_io import read_clip, write_video
+    from seqvision.data.video_io import read_clip
+    from seqvision.videos import write_video
 
     frames = (torch.rand(6, 16, 16, 3) > 0.5).to(torch.uint8).numpy() * 255
     path = write_video(tmp_path / "v.gif", frames, fps=4)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from sweeps_support import NAN_ENV, multirun, results, tail
 

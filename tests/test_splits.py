@@ -50,7 +50,7 @@ def _ucf_folder(root: Path) -> Path:
     """UCF101 names: 3 source groups per class, 3 clips each."""
     from conftest import moving_square_clip
 
-    from seqvision.data.video_io import write_video
+    from seqvision.videos import write_video
 
     for cls, direction in (("Left", -1), ("Right", 1)):
         (root / cls).mkdir(parents=True)

@@ -66,7 +66,7 @@ def test_official_split_lists_are_used(clip_folder, tmp_path):
 def test_corrupt_and_short_clips_are_skipped_and_counted(clip_folder, caplog):
     from conftest import moving_square_clip
 
-    from seqvision.data.video_io import write_video
+    from seqvision.videos import write_video
 
     (clip_folder / "left" / "broken.avi").write_bytes(b"RIFF" + b"\x00garbage" * 200)
     write_video(clip_folder / "right" / "short.avi", moving_square_clip(5, 32, 1))
@@ -112,7 +112,7 @@ def test_hmdb51_split_files_are_used(clip_folder, tmp_path):
 def test_kth_split_is_by_person(tmp_path):
     from conftest import moving_square_clip
 
-    from seqvision.data.video_io import write_video
+    from seqvision.videos import write_video
 
     root = tmp_path / "kth"
     for action in ("boxing", "walking"):

@@ -24,8 +24,7 @@ from seqvision.constraints import FolderName, NonNegativeFloat, PositiveFloat, P
 from seqvision.errors import ConfigError
 from seqvision.speed import SpeedSwitches
 from seqvision.tasks.optim import Schedule
-from seqvision.validate import (Target, Targets, dataclass_problems, resolve_target, signature_of,
-                                target_problems, value_problem)
+from seqvision.validate import Target, Targets, dataclass_problems, resolve_target, signature_of, target_problems, value_problem
 
 log = logging.getLogger(__name__)
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 import sys
 import time
+import warnings
 
 from omegaconf import DictConfig, OmegaConf
-
-import warnings
 
 from seqvision.errors import UserError
 

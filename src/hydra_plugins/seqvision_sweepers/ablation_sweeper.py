@@ -10,7 +10,6 @@ and, for a trial that failed before ``run.py`` could write its own, to the trial
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path

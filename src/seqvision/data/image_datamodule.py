@@ -9,10 +9,8 @@ shared, so that every dataset trains at the same speed and with the same semanti
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from typing import Literal
-from pathlib import Path
 
 import pytorch_lightning as pl
 import torch

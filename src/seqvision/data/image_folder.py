@@ -12,7 +12,6 @@ image extension that does not decode stops the run with its path (``data/read_er
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import torch

@@ -3,8 +3,7 @@
 ``read_clip`` decodes only what it needs: frames are sampled as ``num_frames`` frames
 ``stride`` apart around the middle of the clip, decoding stops after the last one, and each
 frame is resized by FFmpeg's swscale while it is converted to RGB (no full-size copy).
-``write_video`` is what tests use to make real clips and what prediction strips use to make
-W&B videos (wandb would otherwise need moviepy).
+Writing clips is ``seqvision.videos.write_video``.
 """
 
 from __future__ import annotations
@@ -58,25 +57,3 @@ def read_clip(path: str | Path, num_frames: int, stride: int, size: int, channel
         raise ClipTooShort(f"decoded {len(out)} of the {num_frames} sampled frames (header count was wrong)")
     clip = np.stack(out)
     return clip[:, None] if channels == 1 else clip.transpose(0, 3, 1, 2)
-
-
-def write_video(path: str | Path, frames: np.ndarray, fps: int = 10, codec: str | None = None) -> Path:
-    """Writes uint8 frames ``(T, H, W, 3)`` (or ``(T, H, W)`` grey); codec from the suffix by default."""
-    import av
-
-    path = Path(path)
-    frames = np.asarray(frames, dtype=np.uint8)
-    if frames.ndim == 3:
-        frames = np.repeat(frames[..., None], 3, axis=-1)
-    codec = codec or {".gif": "gif", ".avi": "mpeg4", ".mp4": "libx264", ".webm": "libvpx-vp9"}.get(path.suffix, "mpeg4")
-    h, w = frames.shape[1:3]
-    with av.open(str(path), mode="w") as container:
-        stream = container.add_stream(codec, rate=fps)
-        stream.width, stream.height = w + w % 2, h + h % 2  # most codecs need even sizes
-        stream.pix_fmt = "rgb8" if codec == "gif" else "yuv420p"
-        for f in frames:
-            if w % 2 or h % 2:
-                f = np.pad(f, ((0, h % 2), (0, w % 2), (0, 0)))
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")))
-        container.mux(stream.encode())
-    return path

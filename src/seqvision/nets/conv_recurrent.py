@@ -10,6 +10,8 @@ from torch import nn
 from seqvision.errors import InvalidArgument
 
 from .cells import gru_gating, lstm_gating, lstm_spec, resolve_cell, uniform_init
+
+
 class ConvRecurrentCell(nn.Module):
     """Conv cell: the dense equations with ``W x`` -> ``conv(W, x)`` and ``R h'`` -> ``conv(R, h')``.
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from .cells import LSTMSpec
+
 _sigmoid_bwd_ = torch.ops.aten.sigmoid_backward.grad_input  # (grad, output, grad_input=out)
 _tanh_bwd = torch.ops.aten.tanh_backward  # grad * (1 - output**2) in one kernel
 _tanh_bwd_ = torch.ops.aten.tanh_backward.grad_input

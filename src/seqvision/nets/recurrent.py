@@ -11,6 +11,7 @@ from seqvision.errors import InvalidArgument
 from .cells import IMPLS, LIBRARY_CELLS, LSTMSpec, gru_gating, lstm_gating, lstm_spec, resolve_cell, uniform_init
 from .lstm_bptt import LSTMSequence
 
+
 def _dense_step(spec: LSTMSpec | None, xp: torch.Tensor, state: tuple[torch.Tensor, ...],
                 w_hh: torch.Tensor, w_gg: torch.Tensor | None, peep: torch.Tensor | None,
                 bias_hn: torch.Tensor | None) -> tuple[torch.Tensor, ...]:

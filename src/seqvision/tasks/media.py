@@ -74,7 +74,7 @@ def log_strip(module, tag: str, inputs, target, pred, media_dir: Path | None = N
 
 
 def _write_video(path: Path, target, pred) -> Path:
-    from seqvision.data.video_io import write_video
+    from seqvision.videos import write_video
 
     path.parent.mkdir(parents=True, exist_ok=True)
     return write_video(path, side_by_side_video(target, pred).numpy(), fps=4)
