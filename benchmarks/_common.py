@@ -32,11 +32,25 @@ def load() -> str:
     return f"load {one:.2f} on {os.cpu_count()} cores"
 
 
+def cpu_model() -> str:
+    """The CPU's model name and flags that matter for speed (``AMD EPYC, avx2, no avx512/bf16``)."""
+    try:
+        info = open("/proc/cpuinfo").read()
+    except OSError:
+        return platform.processor() or platform.machine()
+    name = next((ln.split(":", 1)[1].strip() for ln in info.splitlines() if ln.startswith("model name")), "?")
+    flags = set(next((ln.split(":", 1)[1].split() for ln in info.splitlines() if ln.startswith("flags")), []))
+    simd = "avx512" if any(f.startswith("avx512") for f in flags) else "avx2" if "avx2" in flags else "no avx2"
+    bf16 = "bf16" if {"avx512_bf16", "amx_bf16"} & flags else "no bf16"
+    return f"{name}, {simd}, {bf16}"
+
+
 def header(title: str) -> None:
     import torch
 
     print(f"# {title}")
-    print(f"# {time.strftime('%Y-%m-%d %H:%M:%S %Z')}, {platform.processor() or platform.machine()}, "
+    print(f"# command: {' '.join(sys.argv)}")
+    print(f"# {time.strftime('%Y-%m-%d %H:%M:%S %Z')}, {cpu_model()}, {os.cpu_count()} cores, "
           f"python {platform.python_version()}, torch {torch.__version__}, {torch.get_num_threads()} threads, {load()}")
 
 

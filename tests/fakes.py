@@ -1,4 +1,4 @@
-"""Stand-ins for modules that live on other branches, shaped exactly like the real ones."""
+"""Stand-ins with the shape of real modules, for tests that only need their declarations."""
 
 from seqvision.data.digits import DigitsDataModule
 

@@ -20,7 +20,6 @@ import os
 import runpy
 import sys
 import time
-import types
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,18 +70,23 @@ def _install() -> None:
     if "SV_PAUSE_IN_SAVE" in os.environ:
         name, step = os.environ["SV_PAUSE_IN_SAVE"].rsplit("@", 1)
 
-        def half_save(obj, f):
-            if not (Path(f.name).name.startswith(f".{name}.tmp") and obj.get("global_step") == int(step)):
-                return torch.save(obj, f)
-            buf = io.BytesIO()
-            torch.save(obj, buf)
-            data = buf.getvalue()
-            f.write(data[: len(data) // 2])
-            f.flush()
-            os.fsync(f.fileno())
-            _pause_forever()
+        from seqvision.files import write_atomic
 
-        atomic_checkpoint_io.torch = types.SimpleNamespace(save=half_save)
+        def half_save(path, obj, fsync=False):
+            def write(f):
+                if not (Path(f.name).name.startswith(f".{name}.tmp") and obj.get("global_step") == int(step)):
+                    return torch.save(obj, f)
+                buf = io.BytesIO()
+                torch.save(obj, buf)
+                data = buf.getvalue()
+                f.write(data[: len(data) // 2])
+                f.flush()
+                os.fsync(f.fileno())
+                _pause_forever()
+
+            return write_atomic(path, write, fsync=fsync)
+
+        atomic_checkpoint_io.torch_save_atomic = half_save
 
 
 if __name__ == "__main__":

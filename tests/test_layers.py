@@ -55,7 +55,7 @@ def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
     return found
 
 
-def _owner(module: str) -> str:
+def _layer(module: str) -> str:
     return max((k for k in RANKS if module == k or module.startswith(k + ".")), key=len)
 
 
@@ -72,7 +72,7 @@ def test_imports_only_go_down_and_never_around_in_a_circle():
         if m in ("seqvision", "hydra_plugins.seqvision_sweepers"):
             continue
         for t in targets:
-            a, b = _owner(m), _owner(t) if t not in ("seqvision",) else None
+            a, b = _layer(m), _layer(t) if t not in ("seqvision",) else None
             if b is None or a == b:
                 continue
             if RANKS[b] >= RANKS[a]:

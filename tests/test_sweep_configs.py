@@ -48,7 +48,7 @@ def _missing_groups(cfg_path: Path) -> list[str]:
     return missing
 
 
-def test_the_ablations_of_the_issue_exist():
+def test_the_ablation_sweeps_exist():
     assert {"depth", "gates", "augmentation", "optimizer", "search"} <= set(SWEEPS)
     assert len(EXPERIMENTS) >= 5
 

@@ -144,6 +144,12 @@ class Validation:
         self.found: list[str] = []
 
     def problems(self) -> list[str]:
+        """Plain values first (no import needed: a bad seed is reported at once), then every
+        node against the code it configures, then what needs the pieces together."""
+        skip = {Target: lambda path, node: [], Targets: lambda path, node: []}
+        self.found += dataclass_problems("", self.cfg, RunConfig, skip)
+        if self.found:
+            return self.found
         handlers = {Target: self._target, Targets: self._targets}
         self.found += dataclass_problems("", self.cfg, RunConfig, handlers)
         if not self.found:

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Literal
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any, Literal
 
 from seqvision.constraints import PositiveInt
+
+if TYPE_CHECKING:
+    from torch import nn
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,8 @@ class SpeedSwitches:
 
 def accelerator_type(trainer_cfg: Any) -> str:
     """``cuda`` or ``cpu``: what ``trainer.accelerator`` will pick, known before the Trainer exists."""
+    import torch
+
     acc = str((trainer_cfg or {}).get("accelerator", "auto")).lower()
     if acc in ("gpu", "cuda") or (acc == "auto" and torch.cuda.is_available()):
         return "cuda"
@@ -54,6 +56,8 @@ def _on(key: str, value: Any, device_type: str) -> bool:
 
 def apply_global(speed: Any, trainer_cfg: Any) -> dict[str, Any]:
     """Sets the process-wide flags; returns what was set, for the log line and ``results.json``."""
+    import torch
+
     speed, trainer_cfg = speed or {}, trainer_cfg or {}
     device_type = accelerator_type(trainer_cfg)
     bench = speed.get("cudnn_benchmark", "auto")
@@ -71,6 +75,7 @@ def apply_global(speed: Any, trainer_cfg: Any) -> dict[str, Any]:
 
 
 def _nhwc_input(module: nn.Module, args: tuple) -> tuple:
+    import torch
     x = args[0] if args else None
     if isinstance(x, torch.Tensor) and x.dim() == 4:
         return (x.contiguous(memory_format=torch.channels_last), *args[1:])
@@ -84,6 +89,8 @@ def channels_last(net: nn.Module) -> nn.Module:
     Only 4D parameters change layout; the state dict's keys and values are the same, so a
     checkpoint loads either way. Inputs are converted by a forward pre-hook.
     """
+    import torch
+
     net = net.to(memory_format=torch.channels_last)
     net.register_forward_pre_hook(_nhwc_input)
     return net
@@ -92,6 +99,8 @@ def channels_last(net: nn.Module) -> nn.Module:
 def bf16_is_fast(accelerator: str | None = "auto") -> bool:
     """True where bf16 matmuls and convs run natively: a GPU with bf16 support, or a CPU with
     AMX or AVX512-BF16 (elsewhere bf16 on the CPU is emulated and slower than float32)."""
+    import torch
+
     acc = str(accelerator or "auto").lower()
     if acc in ("gpu", "cuda") or (acc == "auto" and torch.cuda.is_available()):
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()

@@ -326,17 +326,18 @@ def dataclass_problems(path: str, node: Any, spec: type, handlers: Mapping[type,
         if key not in names:
             found.append(f"{_join_path(path, key)} is not a config key; valid keys{' under ' + path if path else ''}: "
                          f"{', '.join(names)}; e.g. fix the spelling, or remove it with ~{_join_path(path, key)}")
+    present = {str(k) for k in node.keys()}  # not ``key in node``: it resolves interpolations
     for key, f in names.items():
         full = _join_path(path, key)
-        if key not in node:
+        if key not in present:
             if f.default is MISSING and f.default_factory is MISSING:
                 found.append(f"{full} is required; e.g. {full}=<value>")
             continue
-        value = _select(node, key, full)
         kind, bare = hints[key], _optional_of(hints[key])
         handler = handlers.get(bare) if isinstance(bare, type) else None
         if handler is None and OmegaConf.is_interpolation(node, key):
-            continue
+            continue  # the value it points to is checked where it is set
+        value = _select(node, key, full)
         if handler is not None:
             if value is not None or bare is kind:  # null is fine where the field is optional
                 found += handler(full, value)

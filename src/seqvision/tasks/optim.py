@@ -9,12 +9,14 @@ with the trainer's estimated number of steps, which only exists once training st
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import pytorch_lightning as pl
 from hydra.utils import instantiate
 
 from seqvision.validate import Target
+
+if TYPE_CHECKING:
+    import pytorch_lightning as pl
 
 
 @dataclass
