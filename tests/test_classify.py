@@ -52,3 +52,32 @@ def test_bad_switch_values_are_refused(bad, tmp_path):
 
     with pytest.raises(ConfigError, match=bad.split("=")[0]):
         train_in_process([*TINY, bad], tmp_path / "run")
+
+
+def test_a_test_run_leaves_its_confusion_matrix_per_class_accuracy_and_mistakes(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out = tmp_path / "run"
+    _, res = train_in_process([*TINY, "logger=tensorboard"], out)
+    media = out / "media"
+    for name in ("test_confusion_matrix.png", "test_misclassified.png", "test_per_class_accuracy.csv"):
+        assert (media / name).is_file() and (media / name).stat().st_size > 0, name
+    rows = (media / "test_per_class_accuracy.csv").read_text().splitlines()
+    assert rows[0] == "class,samples,correct,accuracy" and len(rows) == 11
+    assert sum(int(r.split(",")[1]) for r in rows[1:]) == res["data"]["used"]["test"]
+    correct = sum(int(r.split(",")[2]) for r in rows[1:])
+    assert correct / res["data"]["used"]["test"] == pytest.approx(res["metrics"]["test/acc"])
+    assert set(res["data"]["per_class_accuracy"]) == {str(i) for i in range(10)}
+    events = EventAccumulator(str(out / "tensorboard")).Reload()
+    assert {"test/confusion_matrix", "test/misclassified"} <= set(events.Tags()["images"])
+
+
+def test_mistakes_are_shown_as_pixels_with_true_and_predicted_names():
+    from seqvision.tasks.classification_media import confusion_figure, misclassified_figure, per_class_accuracy
+
+    confusion = torch.tensor([[3, 1], [0, 4]])
+    assert per_class_accuracy(confusion).tolist() == [0.75, 1.0]
+    fig = misclassified_figure(torch.rand(3, 3, 8, 8), torch.tensor([0, 1, 0]), torch.tensor([1, 0, 1]), ["cat", "dog"])
+    assert [ax.get_title() for ax in fig.axes[:3]] == ["cat -> dog", "dog -> cat", "cat -> dog"]
+    labels = [t.get_text() for t in confusion_figure(confusion, ["cat", "dog"]).axes[0].get_yticklabels()]
+    assert labels == ["cat (75%)", "dog (100%)"]

@@ -192,4 +192,6 @@ def _data_report(datamodule, task) -> dict | None:
     counts = getattr(getattr(task, "samples", None), "last", None)
     if counts:
         report["evaluated"] = dict(counts)
+    if getattr(task, "per_class_accuracy", None):
+        report["per_class_accuracy"] = dict(task.per_class_accuracy)
     return report or None

@@ -138,13 +138,26 @@ class ImageDataModule(pl.LightningDataModule):
     def test_dataloader(self):
         return self._loader("test", False)
 
+    @property
+    def class_names(self) -> list[str]:
+        """The name of each class index, for confusion matrices and pictures."""
+        names = getattr(self, "classes", None)
+        return [str(c) for c in names] if names else [str(i) for i in range(self.num_classes)]
+
+    def _stats(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean, std = self._mean.to(x.device), self._std.to(x.device)
+        return (mean.unsqueeze(1), std.unsqueeze(1)) if x.dim() == 5 else (mean, std)
+
+    def denormalize(self, x: torch.Tensor) -> torch.Tensor:
+        """A normalized batch back to [0, 1] pixels (what a picture of it shows)."""
+        mean, std = self._stats(x)
+        return (x * std + mean).clamp(0, 1)
+
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         """uint8 -> float in [0, 1] -> augmentation (training only) -> normalization, on device."""
         x, y = batch
         x = x.float().div_(255.0)
         if self.augment is not None and self.trainer is not None and self.trainer.training:
             x = self.augment(x)
-        mean, std = self._mean.to(x.device), self._std.to(x.device)
-        if x.dim() == 5:
-            mean, std = mean.unsqueeze(1), std.unsqueeze(1)
+        mean, std = self._stats(x)
         return (x - mean) / std, y

@@ -316,6 +316,13 @@ class LabelledMovingMNISTDataModule(MovingMNISTDataModule):
         data = self.splits[split]
         return self._rows_of(data, split), self._rows_of(data.labels(), split)
 
+    @property
+    def class_names(self) -> list[str]:
+        return [str(i) for i in range(10)]
+
+    def denormalize(self, x: torch.Tensor) -> torch.Tensor:
+        return (x * 0.3081 + 0.1307).clamp(0, 1)
+
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         """uint8 -> [0, 1] -> augmentation (training only; one draw per clip) -> MNIST normalization."""
         x, y = batch

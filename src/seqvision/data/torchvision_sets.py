@@ -70,6 +70,7 @@ class TorchvisionDataModule(ImageDataModule):
             ds = self.tv_class()(str(self.root), train=split == "train", download=False)
         except Exception as err:  # every file is there, so one of them is broken
             raise self._corrupt(err) from err
+        self.classes = list(getattr(ds, "classes", []) or [])
         return self.to_tensors(ds)
 
     @staticmethod

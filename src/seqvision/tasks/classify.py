@@ -9,10 +9,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 from torchmetrics import MaxMetric, MeanMetric
-from torchmetrics.classification import MulticlassAccuracy
+from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
-from seqvision.constraints import Probability
+from seqvision.constraints import NonNegativeInt, Probability
 from seqvision.tasks import epoch_metrics
+from seqvision.tasks.classification_media import per_class_accuracy, publish
 from seqvision.tasks.optim import configure_optimizers
 from seqvision.tasks.sample_counts import SampleCounts
 
@@ -31,7 +32,13 @@ class ClassificationTask(pl.LightningModule):
       horizontal mirror (not for digits or text, whose mirror is another class).
 
     Batches whose targets are class probabilities ``(B, C)`` rather than labels (mixup, cutmix)
-    are trained with the soft cross-entropy; accuracy then counts the most probable class."""
+    are trained with the soft cross-entropy; accuracy then counts the most probable class.
+
+    At test, and every ``media_every_n_epochs``-th validation (0: test only), a confusion matrix,
+    per-class accuracy and a grid of misclassified images go to the loggers and the run folder
+    (``tasks/classification_media.py``); the test's per-class accuracy also to ``results.json``."""
+
+    MISCLASSIFIED_SHOWN = 32
 
     # What the task takes and asks for (read by config validation and the run driver):
     target_kind = "label"  # batches are (inputs, class labels)
@@ -42,11 +49,15 @@ class ClassificationTask(pl.LightningModule):
 
     def __init__(self, net: nn.Module, num_classes: int, optimizer: Any, scheduler: Any | None = None,
                  label_smoothing: Probability = 0.0, ema: Probability | None = None,
-                 tta: Literal["none", "flip"] = "none"):
+                 tta: Literal["none", "flip"] = "none", media_every_n_epochs: NonNegativeInt = 0):
         super().__init__()
         self.net = net
         self.optimizer_cfg, self.scheduler_cfg = optimizer, scheduler
         self.label_smoothing, self.ema, self.tta = label_smoothing, ema, tta
+        self.media_every_n_epochs = media_every_n_epochs
+        self.confusion = nn.ModuleDict({s: MulticlassConfusionMatrix(num_classes) for s in ("val", "test")})
+        self.wrong: dict[str, dict[str, list]] = {}
+        self.per_class_accuracy: dict[str, float] = {}
         self.top5 = num_classes > 10
         for stage in ("train", "val", "test"):
             setattr(self, f"{stage}_acc", MulticlassAccuracy(num_classes, average="micro"))
@@ -76,6 +87,8 @@ class ClassificationTask(pl.LightningModule):
         if stage != "train":
             self.samples.update(stage, y.shape[0])
         getattr(self, f"{stage}_acc")(logits.detach(), y)
+        if stage != "train" and self._media_due(stage):
+            self._collect(stage, x, y, logits.detach().argmax(1))
         self.log(f"{stage}/loss", getattr(self, f"{stage}_loss"), on_step=on_step, on_epoch=True, prog_bar=True)
         self.log(f"{stage}/acc", getattr(self, f"{stage}_acc"), on_step=False, on_epoch=True, prog_bar=True)
         if self.top5:
@@ -91,6 +104,8 @@ class ClassificationTask(pl.LightningModule):
 
     def on_validation_epoch_end(self) -> None:
         self.samples.close("val")
+        if self._media_due("val"):
+            self._publish("val")
         if self.trainer.sanity_checking:
             return
         self.val_acc_best(self.val_acc.compute())
@@ -101,6 +116,43 @@ class ClassificationTask(pl.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self.samples.close("test")
+        confusion = self._publish("test")
+        names = self._class_names(len(confusion))
+        self.per_class_accuracy = dict(zip(names, per_class_accuracy(confusion).tolist()))
+
+    # -- pictures -------------------------------------------------------------------------------
+    def _media_due(self, stage: str) -> bool:
+        if stage == "test":
+            return True
+        if self._trainer is None or self.trainer.sanity_checking or not self.media_every_n_epochs:
+            return False
+        return self.current_epoch % self.media_every_n_epochs == 0
+
+    def _collect(self, stage: str, x: torch.Tensor, y: torch.Tensor, pred: torch.Tensor) -> None:
+        self.confusion[stage].update(pred, y)
+        wrong = self.wrong.setdefault(stage, {"images": [], "true": [], "pred": []})
+        room = self.MISCLASSIFIED_SHOWN - sum(len(t) for t in wrong["true"])
+        if room > 0:
+            miss = (pred != y).nonzero().flatten()[:room]
+            if len(miss):
+                datamodule = getattr(self.trainer, "datamodule", None)
+                images = x[miss].float()
+                images = datamodule.denormalize(images) if hasattr(datamodule, "denormalize") else images.clamp(0, 1)
+                wrong["images"].append(images.cpu())
+                wrong["true"].append(y[miss].cpu())
+                wrong["pred"].append(pred[miss].cpu())
+
+    def _class_names(self, n: int) -> list[str]:
+        names = getattr(getattr(self.trainer, "datamodule", None), "class_names", None)
+        return list(names) if names and len(names) == n else [str(i) for i in range(n)]
+
+    def _publish(self, stage: str) -> torch.Tensor:
+        """Confusion matrix (synced over ranks) and this rank's mistakes to the loggers and files."""
+        confusion = self.confusion[stage].compute()
+        wrong = {k: torch.cat(v) for k, v in self.wrong.pop(stage, {}).items() if v}
+        publish(self, stage, confusion, self._class_names(len(confusion)), wrong)
+        self.confusion[stage].reset()
+        return confusion
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         epoch_metrics.save(self, checkpoint)
