@@ -51,7 +51,7 @@ def usual_loader(kind: str, root: Path, augment: bool, batch_size: int, workers:
 def our_module(kind: str, root: Path, augment: bool, batch_size: int, device):
     import torch
 
-    from seqvision.data.augment import flip_crop
+    from seqvision.data.augment import Augmentation, RandomCrop, RandomFlip
     from seqvision.data.torchvision_sets import CIFAR10DataModule, MNISTDataModule
 
     if kind == "mnist":
@@ -62,7 +62,7 @@ def our_module(kind: str, root: Path, augment: bool, batch_size: int, device):
                 return unchecked_cifar10()
         cls = SyntheticCIFAR10
     dm = cls(root=str(root), batch_size=batch_size, val_fraction=0.1, download=False, on_device=True,
-             augment=flip_crop(flip=True, pad=4) if augment else None)
+             augment=Augmentation({"crop": RandomCrop(4), "flip": RandomFlip()}) if augment else None)
     # The hooks read a few trainer attributes; a stand-in lets the module run without a Trainer.
     dm.trainer = SimpleNamespace(training=True, global_rank=0, world_size=1, current_epoch=0,
                                  strategy=SimpleNamespace(root_device=torch.device(device)))

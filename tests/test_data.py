@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from seqvision.data.augment import Cutout, RandomCrop, RandomFlip, flip_crop
+from seqvision.data.augment import Augmentation, Cutout, RandomCrop, RandomFlip
 from seqvision.data.batches import TensorBatchLoader
 from seqvision.data.digits import DigitsDataModule
 from seqvision.errors import DataError
@@ -60,7 +60,7 @@ def test_augmentations_keep_shape_and_draw_per_sample():
     holes = (Cutout(4)(torch.ones(64, 1, 16, 16)) == 0).sum(dim=(1, 2, 3))
     assert holes.max() == 16 and holes.min() >= 4  # a 4x4 square, clipped at the border
     clip = torch.rand(4, 5, 1, 8, 8)
-    out = flip_crop(pad=2)(clip)
+    out, _ = Augmentation({"crop": RandomCrop(2), "flip": RandomFlip()})(clip)
     assert out.shape == clip.shape
 
 

@@ -15,7 +15,7 @@ from seqvision.callbacks.batch_trace import read_trace
 from seqvision.data.batches import TensorBatchLoader
 
 ARGS = [*TINY, "trainer.max_epochs=2", "trainer.deterministic=true", "seed=11",
-        "augmentation=flip_crop", "augmentation.flip=false",
+        "augmentation=crop",
         "+callbacks.batch_trace._target_=seqvision.callbacks.batch_trace.BatchTrace"]
 
 

@@ -32,7 +32,7 @@ from seqvision.callbacks.batch_trace import read_trace
 pytestmark = pytest.mark.slow
 
 ARGS = [*TINY, "trainer.max_epochs=2", "trainer.deterministic=true", "seed=7",
-        "augmentation=flip_crop", "augmentation.flip=false",  # random crops: augmentation RNG is exercised
+        "augmentation=crop",  # random crops: augmentation RNG is exercised
         "callbacks.mid_epoch_checkpoint.every_n_train_steps=2",
         "+callbacks.batch_trace._target_=seqvision.callbacks.batch_trace.BatchTrace"]
 

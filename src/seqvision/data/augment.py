@@ -4,12 +4,27 @@ Each op draws its randomness per sample but works on the whole batch with tensor
 GPU augments a batch in microseconds and the CPU never runs a per-sample Python loop. Ops
 accept ``(B, C, H, W)`` images and ``(B, T, C, H, W)`` clips; a clip gets one draw for all
 its frames, so motion stays coherent. Inputs are floats in [0, 1], before normalization.
+
+``conf/augmentation`` options compose (``'augmentation=[flip_crop,trivialaugment,cutmix]'``):
+each adds named ops to one ``Augmentation``, applied in the order given. Rotation, colour
+jitter, RandAugment, TrivialAugment, mixup and cutmix are Kornia's (``kornia.augmentation``
+draws per-sample parameters on the batch's device). Flip, crop and cutout are written here
+because on a CPU they are a tensor index each, 10-20x Kornia's general warps: Kornia's crop and
+flip would make the pipeline slower than the usual per-sample DataLoader
+(``benchmarks/data_pipeline.py`` measures both). Mixing ops (mixup, cutmix) also mix the labels,
+which become class probabilities ``(B, C)``; the classification task trains on them with the
+soft cross-entropy.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
+
 import torch
 from torch import nn
+
+log = logging.getLogger(__name__)
 
 
 def _as_4d(x: torch.Tensor) -> tuple[torch.Tensor, torch.Size]:
@@ -71,18 +86,73 @@ class Cutout(nn.Module):
         return x4.masked_fill(hole & apply, 0.0).reshape(shape)
 
 
-class Augmentation(nn.Sequential):
-    """An ordered list of batched ops; what ``conf/augmentation/*.yaml`` instantiates."""
+def _is_mixing(op: nn.Module) -> bool:
+    from kornia.augmentation._2d.mix.base import MixAugmentationBaseV2
 
-    def __init__(self, *ops: nn.Module):
-        super().__init__(*ops)
-
-
-def flip_crop(flip: bool = True, pad: int = 4) -> Augmentation:
-    """The standard CIFAR policy: random crop with padding, then horizontal flip."""
-    return Augmentation(RandomCrop(pad), *([RandomFlip()] if flip else []))
+    return isinstance(op, MixAugmentationBaseV2)
 
 
-def flip_crop_cutout(flip: bool = True, pad: int = 4, cutout: int = 8) -> Augmentation:
-    """flip_crop followed by Cutout: the stronger policy for ablations."""
-    return Augmentation(RandomCrop(pad), *([RandomFlip()] if flip else []), Cutout(cutout))
+def _is_ours(op: nn.Module) -> bool:
+    return type(op).__module__ == __name__
+
+
+class Augmentation(nn.Module):
+    """Named ops in order; ``forward(x, y, num_classes) -> (x, y)``. Image ops see ``x`` only;
+    a mixing op sees both and returns soft targets. Kornia's image ops run on a clip frame by
+    frame with the parameters drawn for its first frame: one draw per clip."""
+
+    def __init__(self, ops: Mapping[str, nn.Module | None] | None = None):
+        super().__init__()
+        self.ops = nn.ModuleDict({name: op for name, op in (ops or {}).items() if op is not None})
+        mixing = [name for name, op in self.ops.items() if _is_mixing(op)]
+        if len(mixing) > 1:
+            from seqvision.errors import ConfigError
+
+            raise ConfigError(f"augmentation mixes labels twice ({', '.join(mixing)}); valid: one of mixup, cutmix; "
+                              f"e.g. 'augmentation=[flip_crop,cutmix]'")
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, num_classes: int | None = None):
+        for op in self.ops.values():
+            if _is_mixing(op):
+                x, y = mix(op, x, y, num_classes)
+            elif _is_ours(op) or x.dim() == 4:
+                x = op(x)
+            else:
+                x = per_clip(op, x)
+        return x, y
+
+    def without_flips(self) -> "Augmentation":
+        """The same ops but horizontal flips, for data whose mirror image is another class (digits)."""
+        from kornia.augmentation import RandomHorizontalFlip
+
+        kept = {n: op for n, op in self.ops.items() if not isinstance(op, (RandomFlip, RandomHorizontalFlip))}
+        if len(kept) < len(self.ops):
+            log.warning("augmentation: horizontal flips left out: this data is not mirror-symmetric (a mirrored digit "
+                        "is another digit or none)")
+        return Augmentation(kept)
+
+
+def per_clip(op: nn.Module, clips: torch.Tensor) -> torch.Tensor:
+    """A Kornia op on ``(B, T, C, H, W)``: parameters drawn per clip on its first frame, then the
+    same parameters for every frame (``kornia.augmentation.VideoSequential`` cannot do this for
+    policy containers such as TrivialAugment)."""
+    first = op(clips[:, 0])
+    params = op._params
+    frames = [first] + [op(clips[:, t], params=params) for t in range(1, clips.shape[1])]
+    return torch.stack(frames, 1)
+
+
+def mix(op: nn.Module, x: torch.Tensor, y: torch.Tensor, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A Kornia mixing op on ``(x, labels)``; the labels come back as class probabilities
+    ``(1 - lam) * onehot(a) + lam * onehot(b)`` from Kornia's ``(a, b, lam)`` rows."""
+    if y is None or num_classes is None:
+        raise ValueError("a mixing augmentation needs the labels and the number of classes")
+    shape = x.shape
+    x4 = x.flatten(1, 2) if x.dim() == 5 else x  # a clip is mixed as a whole: frames as channels
+    mixed, rows = op(x4, y.float())
+    rows = rows.reshape(-1, rows.shape[-1])[-len(y):]
+    a, b, lam = rows[:, 0].long(), rows[:, 1].long(), rows[:, 2:3]
+    eye = torch.eye(num_classes, device=x.device, dtype=x.dtype)
+    return mixed.reshape(shape), (1 - lam) * eye[a] + lam * eye[b]
+
+

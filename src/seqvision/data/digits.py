@@ -29,6 +29,7 @@ def load_digits_28() -> tuple[torch.Tensor, torch.Tensor]:
 class DigitsDataModule(ImageDataModule):
     input_shape = (1, 28, 28)
     num_classes = 10
+    mirror_symmetric = False  # a mirrored digit is another digit or none
     mean, std = (0.305,), (0.325,)
 
     def load_split(self, split: str):

@@ -38,6 +38,7 @@ class ImageDataModule(pl.LightningDataModule):
     """
 
     input_kind, target_kind = "image", "label"  # what a task can make of it (see tasks/)
+    mirror_symmetric = True  # False where a mirrored sample is another class (digits): flips are left out
     input_shape: tuple[int, ...] = (1, 28, 28)
     num_classes: int = 10
     mean: Sequence[float] = (0.5,)
@@ -52,6 +53,8 @@ class ImageDataModule(pl.LightningDataModule):
         self.root = resolve_path(root)
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size or max(batch_size, 256)
         self.val_fraction, self.split_seed, self.download = val_fraction, split_seed, download
+        if augment is not None and not self.mirror_symmetric and hasattr(augment, "without_flips"):
+            augment = augment.without_flips()
         self.on_device, self.augment, self.limit = on_device, augment, limit
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         # what was read, used and deliberately left out; run.py puts it in results.json
@@ -158,6 +161,6 @@ class ImageDataModule(pl.LightningDataModule):
         x, y = batch
         x = x.float().div_(255.0)
         if self.augment is not None and self.trainer is not None and self.trainer.training:
-            x = self.augment(x)
+            x, y = self.augment(x, y, self.num_classes)
         mean, std = self._stats(x)
         return (x - mean) / std, y

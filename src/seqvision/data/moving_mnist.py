@@ -311,6 +311,8 @@ class LabelledMovingMNISTDataModule(MovingMNISTDataModule):
         if kwargs.get("test_file"):
             raise ConfigError("data.test_file: mnist_test_seq.npy has no labels; use data=moving_mnist to test on it")
         super().__init__(num_digits=1, input_frames=input_frames, output_frames=0, **kwargs)
+        if self.augment is not None and hasattr(self.augment, "without_flips"):
+            self.augment = self.augment.without_flips()  # digits: a mirrored digit is another digit
 
     def tensors(self, split: str) -> tuple:
         data = self.splits[split]
@@ -329,5 +331,5 @@ class LabelledMovingMNISTDataModule(MovingMNISTDataModule):
         x = x.float().div_(255.0)
         trainer = getattr(self, "trainer", None)
         if self.augment is not None and trainer is not None and trainer.training:
-            x = self.augment(x)
+            x, y = self.augment(x, y, self.num_classes)
         return (x - 0.1307) / 0.3081, y

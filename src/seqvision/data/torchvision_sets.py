@@ -85,6 +85,7 @@ class MNISTDataModule(TorchvisionDataModule):
     dataset_name, folder = "MNIST", "MNIST/raw"
     files = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
     input_shape, num_classes, mean, std = (1, 28, 28), 10, (0.1307,), (0.3081,)
+    mirror_symmetric = False  # a mirrored digit is another digit or none
 
     def tv_class(self):
         from torchvision.datasets import MNIST
@@ -100,6 +101,7 @@ class MNISTDataModule(TorchvisionDataModule):
 
 class FashionMNISTDataModule(MNISTDataModule):
     dataset_name, folder = "FashionMNIST", "FashionMNIST/raw"
+    mirror_symmetric = True  # a mirrored shirt is a shirt
     mean, std = (0.2860,), (0.3530,)
 
     def tv_class(self):
