@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
 from pathlib import Path
 
@@ -15,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 SEQUENCE_AXIS = {
+    "cnn": "none (conv blocks, global pooling)",
     "row_lstm": "image rows (T = H = 28/32, C*W features per step)",
     "cnn_lstm": "rows of the conv feature map (T = 7/8 at defaults, C'*W' features)",
     "convlstm": "recurrent steps over the same feature map (`steps`), or video frames",
@@ -23,12 +23,18 @@ SEQUENCE_AXIS = {
 
 
 def build(name: str, shape, classes: int):
+    """The image classifier of the model's family, from its yaml's knobs."""
+    from hydra.utils import get_object
+
+    from seqvision.nets.family import family_of
+
     cfg = yaml.safe_load((ROOT / "conf" / "model" / f"{name}.yaml").read_text())["net"]
-    mod, cls = cfg.pop("_target_").rsplit(".", 1)
-    return getattr(importlib.import_module(mod), cls)(input_shape=shape, num_classes=classes, **cfg)
+    family = family_of(get_object(cfg.pop("_target_")))
+    return family.build("image_classifier", {"input_shape": shape, "num_classes": classes}, cfg)
 
 
 def main() -> None:
+    print(f"# command: {' '.join(sys.argv)}")
     print("| model (config) | class | sequence axis for images | params 1x28x28, 10 classes | params 3x32x32, 10 classes |")
     print("|---|---|---|---:|---:|")
     for name, axis in SEQUENCE_AXIS.items():

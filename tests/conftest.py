@@ -14,8 +14,10 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Several test runs share two cores on the dev machine: with 2 intra-op threads each, OpenMP
-# threads spin waiting for each other and a step gets 10x slower (measured: 7 s vs 0.5 s).
+# The suite runs one test per core (pytest-xdist, -n auto), and the tests' own subprocesses
+# inherit this: with more torch threads than cores, OpenMP threads spin waiting for each other
+# and a step gets several times slower.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 torch.set_num_threads(1)
 CONF = ROOT / "conf"
 sys.path.insert(0, str(Path(__file__).parent))

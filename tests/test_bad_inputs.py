@@ -56,7 +56,7 @@ IN_PROCESS = [
     ("typo-in-a-net-knob", ["+model.net.widht=8"], "model.net.widht is not an option of"),
     ("task-for-other-data", ["task=predict"], "takes clips, but"),
     ("seed-too-large", ["seed=4294967296"], "seed=4294967296 is out of range"),
-    ("strategy-unknown", ["trainer.strategy=nope"], "trainer.strategy='nope' is not valid"),
+    ("strategy-unknown", ["+trainer.strategy=nope"], "trainer.strategy='nope' is not valid"),
     ("depth-zero", ["model.net.num_layers=0"], "model.net.num_layers=0 is out of range"),
     ("batch-size-zero", ["data.batch_size=0"], "data.batch_size=0 is out of range"),
 ]

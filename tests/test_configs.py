@@ -42,7 +42,9 @@ def test_ablation_knobs_share_names_across_models(tmp_path):
 def test_help_lists_groups_and_options():
     out = run_cli(["--help"], timeout=60).stdout
     for line in ("optimizer: adam, adamw, rmsprop, sgd", "scheduler: cosine, none, onecycle, step",
-                 "trainer: cpu, ddp", "augmentation: cutout, flip_crop, none", "speed: default, off"):
+                 "trainer: cpu, ddp", "task: classify, predict", "speed: default, off",
+                 "augmentation: color_jitter, crop, cutmix, cutout, flip, flip_crop, flip_crop_cutout, mixup, none, "
+                 "randaugment, rotate, trivialaugment"):
         assert line in out
     models = next(ln for ln in out.splitlines() if ln.startswith("model: "))
     assert "cnn" in models.split(": ", 1)[1].split(", "), models
