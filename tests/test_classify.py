@@ -81,3 +81,31 @@ def test_mistakes_are_shown_as_pixels_with_true_and_predicted_names():
     assert [ax.get_title() for ax in fig.axes[:3]] == ["cat -> dog", "dog -> cat", "cat -> dog"]
     labels = [t.get_text() for t in confusion_figure(confusion, ["cat", "dog"]).axes[0].get_yticklabels()]
     assert labels == ["cat (75%)", "dog (100%)"]
+
+
+def test_flip_shift_tta_weighs_the_mirror_pair_one_half_and_each_shifted_pair_one_quarter():
+    x = torch.rand(2, 1, 6, 6)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(36, 3))
+    task = ClassificationTask(net, 3, optimizer=None, tta="flip_shift")
+    padded = torch.nn.functional.pad(x, (1, 1, 1, 1), mode="reflect")
+    up, down = padded[..., :6, :6], padded[..., 2:, 2:]
+    both = lambda v: net(v) + net(v.flip(-1))  # noqa: E731
+    expect = 0.25 * both(x) + 0.125 * both(up) + 0.125 * both(down)
+    assert torch.allclose(task._logits(x, "test"), expect, atol=1e-6)
+    assert torch.allclose(task._logits(x, "train"), net(x))
+
+
+def test_norm_lr_scale_puts_normalization_parameters_in_a_faster_less_decayed_group():
+    from omegaconf import OmegaConf
+
+    from seqvision.tasks.optim import parameter_groups
+
+    net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.Flatten(), nn.LazyLinear(2))
+    net(torch.zeros(1, 1, 5, 5))
+    cfg = OmegaConf.create({"lr": 0.1, "weight_decay": 0.01})
+    one = parameter_groups(net, cfg, 1.0)
+    assert len(one) == 1 and len(one[0]["params"]) == 6
+    plain, norm = parameter_groups(net, cfg, 64.0)
+    assert {id(p) for p in norm["params"]} == {id(net[1].weight), id(net[1].bias)}
+    assert len(plain["params"]) == 4 and "lr" not in plain
+    assert norm["lr"] == pytest.approx(6.4) and norm["weight_decay"] == pytest.approx(0.01 / 64)

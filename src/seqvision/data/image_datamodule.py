@@ -151,6 +151,14 @@ class ImageDataModule(pl.LightningDataModule):
         mean, std = self._mean.to(x.device), self._std.to(x.device)
         return (mean.unsqueeze(1), std.unsqueeze(1)) if x.dim() == 5 else (mean, std)
 
+    def sample_inputs(self, n: int) -> torch.Tensor:
+        """The first ``n`` training images, normalized as the net sees them (no augmentation): what
+        a net's data-dependent initialisation (``init_from_data``) is fitted to."""
+        self.setup("fit")
+        x = self.splits["train"][0][:n].float().div(255.0)
+        mean, std = self._stats(x)
+        return (x - mean.to(x.device)) / std.to(x.device)
+
     def denormalize(self, x: torch.Tensor) -> torch.Tensor:
         """A normalized batch back to [0, 1] pixels (what a picture of it shows)."""
         mean, std = self._stats(x)

@@ -11,7 +11,7 @@ from torch.nn import functional as F
 from torchmetrics import MaxMetric, MeanMetric
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
-from seqvision.constraints import NonNegativeInt, Probability
+from seqvision.constraints import NonNegativeInt, PositiveFloat, Probability
 from seqvision.tasks import epoch_metrics
 from seqvision.tasks.classification_media import per_class_accuracy, publish
 from seqvision.tasks.optim import configure_optimizers
@@ -29,7 +29,14 @@ class ClassificationTask(pl.LightningModule):
     * ``ema``: evaluate and checkpoint an exponential moving average of the weights with this
       decay (Lightning's ``EMAWeightAveraging``, buffers included), e.g. ``0.99``;
     * ``tta``: test-time augmentation, ``flip`` averages the logits of each input and its
-      horizontal mirror (not for digits or text, whose mirror is another class).
+      horizontal mirror (not for digits or text, whose mirror is another class); ``flip_shift``
+      adds the two 1-pixel diagonal shifts (reflect-padded) and their mirrors, weighted as in
+      airbench (the mirror pair 1/2, each shifted pair 1/4);
+    * ``norm_lr_scale``: normalization layers' parameters train with this multiple of the
+      learning rate and this fraction of the weight decay (airbench: 64).
+
+    A net with ``init_from_data(images)`` (a data-dependent initialisation, such as airbench's
+    whitening stem) gets the first training images before the first step of a fresh run.
 
     Batches whose targets are class probabilities ``(B, C)`` rather than labels (mixup, cutmix)
     are trained with the soft cross-entropy; accuracy then counts the most probable class.
@@ -49,12 +56,13 @@ class ClassificationTask(pl.LightningModule):
 
     def __init__(self, net: nn.Module, num_classes: int, optimizer: Any, scheduler: Any | None = None,
                  label_smoothing: Probability = 0.0, ema: Probability | None = None,
-                 tta: Literal["none", "flip"] = "none", media_every_n_epochs: NonNegativeInt = 0):
+                 tta: Literal["none", "flip", "flip_shift"] = "none", norm_lr_scale: PositiveFloat = 1.0,
+                 media_every_n_epochs: NonNegativeInt = 0):
         super().__init__()
         self.net = net
         self.optimizer_cfg, self.scheduler_cfg = optimizer, scheduler
         self.label_smoothing, self.ema, self.tta = label_smoothing, ema, tta
-        self.media_every_n_epochs = media_every_n_epochs
+        self.media_every_n_epochs, self.norm_lr_scale = media_every_n_epochs, norm_lr_scale
         self.confusion = nn.ModuleDict({s: MulticlassConfusionMatrix(num_classes) for s in ("val", "test")})
         self.wrong: dict[str, dict[str, list]] = {}
         self.per_class_accuracy: dict[str, float] = {}
@@ -74,7 +82,20 @@ class ClassificationTask(pl.LightningModule):
     def _logits(self, x: torch.Tensor, stage: str) -> torch.Tensor:
         if stage == "train" or self.tta == "none":
             return self(x)
-        return (self(x) + self(x.flip(-1))) / 2
+        mirror = (self(x) + self(x.flip(-1))) / 2
+        if self.tta == "flip":
+            return mirror
+        padded = F.pad(x.flatten(0, -4) if x.dim() == 5 else x, (1, 1, 1, 1), mode="reflect").view(
+            *x.shape[:-2], x.shape[-2] + 2, x.shape[-1] + 2)
+        h, w = x.shape[-2:]
+        shifted = [padded[..., :h, :w], padded[..., 2:, 2:]]
+        return 0.5 * mirror + sum(0.125 * (self(s) + self(s.flip(-1))) for s in shifted)
+
+    def on_fit_start(self) -> None:
+        init = getattr(self.net, "init_from_data", None)
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if init is not None and not self.trainer.ckpt_path and hasattr(datamodule, "sample_inputs"):
+            init(datamodule.sample_inputs(5000).to(self.device))
 
     def _step(self, batch, stage: str) -> torch.Tensor:
         x, y = batch
@@ -161,7 +182,7 @@ class ClassificationTask(pl.LightningModule):
         epoch_metrics.load(self, checkpoint)
 
     def configure_optimizers(self):
-        return configure_optimizers(self, self.optimizer_cfg, self.scheduler_cfg)
+        return configure_optimizers(self, self.optimizer_cfg, self.scheduler_cfg, self.norm_lr_scale)
 
     def configure_callbacks(self) -> list:
         if not self.ema:
