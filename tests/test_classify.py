@@ -93,6 +93,7 @@ def test_flip_shift_tta_weighs_the_mirror_pair_one_half_and_each_shifted_pair_on
     expect = 0.25 * both(x) + 0.125 * both(up) + 0.125 * both(down)
     assert torch.allclose(task._logits(x, "test"), expect, atol=1e-6)
     assert torch.allclose(task._logits(x, "train"), net(x))
+    assert torch.allclose(task._logits(x, "val"), net(x))  # validation ranks checkpoints without TTA
 
 
 def test_norm_lr_scale_puts_normalization_parameters_in_a_faster_less_decayed_group():

@@ -28,7 +28,7 @@ class ClassificationTask(pl.LightningModule):
     * ``label_smoothing``: train on ``(1 - e)`` one-hot plus ``e`` uniform targets;
     * ``ema``: evaluate and checkpoint an exponential moving average of the weights with this
       decay (Lightning's ``EMAWeightAveraging``, buffers included), e.g. ``0.99``;
-    * ``tta``: test-time augmentation, ``flip`` averages the logits of each input and its
+    * ``tta``: test-time augmentation (at test; validation scores plain logits), ``flip`` averages the logits of each input and its
       horizontal mirror (not for digits or text, whose mirror is another class); ``flip_shift``
       adds the two 1-pixel diagonal shifts (reflect-padded) and their mirrors, weighted as in
       airbench (the mirror pair 1/2, each shifted pair 1/4);
@@ -80,7 +80,9 @@ class ClassificationTask(pl.LightningModule):
         return self.net(x)
 
     def _logits(self, x: torch.Tensor, stage: str) -> torch.Tensor:
-        if stage == "train" or self.tta == "none":
+        # Test only: validation ranks checkpoints by the plain logits, which order them as the
+        # averaged ones do at a sixth (flip_shift) or half (flip) of the cost per epoch.
+        if stage != "test" or self.tta == "none":
             return self(x)
         mirror = (self(x) + self(x.flip(-1))) / 2
         if self.tta == "flip":
