@@ -8,7 +8,7 @@ one-cycle schedule, lookahead every 5 steps, a validation pass every epoch and t
 test-time augmentation at the end. Prints one JSON line: wall seconds from the launch, training
 seconds, and the test accuracy.
 
-    python benchmarks/_plain_cifar10.py --root ../shared/data --epochs 15
+    python benchmarks/_plain_cifar10.py --root ../shared/data --epochs 20
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def accuracy(net, x, y, tta: bool, bs: int = 1000) -> float:
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--root", default="../shared/data")
-    p.add_argument("--epochs", type=int, default=15)
+    p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--seed", type=int, default=42)
     args = p.parse_args()

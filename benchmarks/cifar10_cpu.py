@@ -49,7 +49,7 @@ def plain(root: str, epochs: int) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--root", default=str(DEFAULT_DATA), help="folder holding cifar-10-batches-py")
-    p.add_argument("--epochs", type=int, default=15, help="the experiment's trainer.max_epochs")
+    p.add_argument("--epochs", type=int, default=20, help="the experiment's trainer.max_epochs")
     p.add_argument("--only", choices=["ours", "plain"], default=None)
     args, extra = p.parse_known_args()
     header("CIFAR-10 CPU recipe: train.py experiment=cifar10_cpu vs the same recipe as a plain loop, same run")

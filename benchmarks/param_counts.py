@@ -1,4 +1,4 @@
-"""Parameter counts of every model config at its defaults, as the markdown table in docs/models.md.
+"""Parameter counts of every model config at its defaults, as a markdown table (docs/models.md points to its output).
 
     python benchmarks/param_counts.py
 """
