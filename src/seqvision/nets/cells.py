@@ -46,7 +46,7 @@ How a sequence is computed is the ``impl`` of ``recurrent.RecurrentStack`` (``IM
 library kernels of ``nn.LSTM/GRU/RNN`` (cuDNN / oneDNN) where a name is exactly one of them,
 the hand-written BPTT of ``lstm_bptt.py`` for the other LSTM-family variants, a plain autograd
 loop over ``step`` (the reference the tests compare with), or that loop over a
-``torch.compile``-d step. Measured figures: ``benchmarks/RESULTS_cells.md``.
+``torch.compile``-d step. Measured figures: ``benchmarks/results/2026-11-22_cells.md``.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Hand-written because no library kernel computes these variants: ``nn.LSTM`` and cuDNN/oneDNN
 know only the plain LSTM, and a per-step autograd loop records a graph node per elementwise op
-(2.3x ``nn.LSTM``'s time on a CPU, against 1.1-1.5x here; ``benchmarks/RESULTS_cells.md``).
+(2.3x ``nn.LSTM``'s time on a CPU, against 1.1-1.5x here; ``benchmarks/results/2026-11-22_cells.md``).
 The equations are those of ``cells.py``; the tests check this path against them.
 """
 
