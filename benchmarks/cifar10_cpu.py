@@ -22,27 +22,28 @@ from pathlib import Path
 from _common import DEFAULT_DATA, REPO, header, load
 
 
+def _timed(cmd: list[str]) -> tuple[float, str]:
+    """Wall seconds of ``cmd`` from its launch to its exit, and its stdout."""
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr[-3000:])
+    return time.perf_counter() - t0, proc.stdout
+
+
 def ours(root: str, tmp: str, extra: list[str]) -> dict:
     run_dir = Path(tmp) / "ours"
     cmd = [sys.executable, "train.py", "experiment=cifar10_cpu", f"data.root={root}", "data.verify=false",
            f"hydra.run.dir={run_dir}", "callbacks.rich_progress_bar=null", *extra]
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise RuntimeError(proc.stderr[-3000:])
+    wall, _ = _timed(cmd)
     res = json.loads((run_dir / "results.json").read_text())
     return {"wall_s": wall, "test_acc": res["metrics"]["test/acc"], "epochs": res["epochs"], "cmd": " ".join(cmd)}
 
 
 def plain(root: str, epochs: int) -> dict:
     cmd = [sys.executable, "benchmarks/_plain_cifar10.py", "--root", root, "--epochs", str(epochs)]
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise RuntimeError(proc.stderr[-3000:])
-    res = json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))[len("RESULT "):])
+    wall, out = _timed(cmd)
+    res = json.loads(next(ln for ln in out.splitlines() if ln.startswith("RESULT "))[len("RESULT "):])
     return {"wall_s": wall, "test_acc": res["test_acc"], "epochs": epochs, "cmd": " ".join(cmd)}
 
 

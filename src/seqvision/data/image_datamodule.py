@@ -155,9 +155,12 @@ class ImageDataModule(pl.LightningDataModule):
         """The first ``n`` training images, normalized as the net sees them (no augmentation): what
         a net's data-dependent initialisation (``init_from_data``) is fitted to."""
         self.setup("fit")
-        x = self.splits["train"][0][:n].float().div(255.0)
+        return self.normalize(self.splits["train"][0][:n].float().div(255.0))
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """[0, 1] pixels to what the net sees (the inverse of ``denormalize``)."""
         mean, std = self._stats(x)
-        return (x - mean.to(x.device)) / std.to(x.device)
+        return (x - mean) / std
 
     def denormalize(self, x: torch.Tensor) -> torch.Tensor:
         """A normalized batch back to [0, 1] pixels (what a picture of it shows)."""
@@ -170,5 +173,4 @@ class ImageDataModule(pl.LightningDataModule):
         x = x.float().div_(255.0)
         if self.augment is not None and self.trainer is not None and self.trainer.training:
             x, y = self.augment(x, y, self.num_classes)
-        mean, std = self._stats(x)
-        return (x - mean) / std, y
+        return self.normalize(x), y
