@@ -7,7 +7,10 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+from pytorch_lightning import Callback
 
 from seqvision.data.digits import DigitsDataModule
 
@@ -57,3 +60,23 @@ class NaNDigits(DigitsDataModule):
         if os.environ.get(NAN_ENV) == "1" and self.trainer is not None and self.trainer.training:
             x = x * float("nan")
         return x, y
+
+
+
+class MeetOthers(Callback):
+    """For the launcher tests: the first ``count`` trials to start training wait for each other
+    (at most ``patience_s``), so trials that a launcher runs together are seen to overlap. Worker
+    start-up varies by seconds on a loaded machine, longer than a tiny trial trains, so without
+    this two concurrent trials may never be in their training at one moment. A launcher that runs
+    trials one at a time never gathers ``count`` of them: the first waits out its patience alone
+    and the overlap the test measures stays 1. Later trials find the count met and go straight on."""
+
+    def __init__(self, folder: str, count: int = 2, patience_s: float = 90.0):
+        self.folder, self.count, self.patience_s = Path(folder), count, patience_s
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / str(os.getpid())).touch()
+        deadline = time.monotonic() + self.patience_s
+        while len(list(self.folder.iterdir())) < self.count and time.monotonic() < deadline:
+            time.sleep(0.05)

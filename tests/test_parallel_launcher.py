@@ -1,6 +1,7 @@
 """The parallel launcher (Ray) runs as many trials at once as there are GPUs and gives each its
 own: 4 trials with 2 logical GPUs declared run 2 at a time, on distinct GPUs. Runs on a CPU-only
-machine: Ray schedules the declared GPUs and sets CUDA_VISIBLE_DEVICES; training uses the CPU."""
+machine: Ray schedules the declared GPUs and sets CUDA_VISIBLE_DEVICES; training uses the CPU. The first two trials wait for each other at the start of training
+(``MeetOthers``), so their overlap does not hang on how fast the machine starts workers."""
 
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ def test_four_trials_on_two_gpus_run_two_at_a_time_each_on_its_own_gpu(tmp_path)
     sweep = tmp_path / "sweep"
     proc = multirun(["seed=1,2,3,4", "hydra/launcher=parallel", "hydra.launcher.ray.init.num_gpus=2",
                      "hydra.launcher.ray.init.num_cpus=2", "hydra.launcher.ray.remote.num_cpus=0",
-                     "test=false"], sweep, timeout=400)
+                     "test=false", "+callbacks.meet._target_=sweeps_support.MeetOthers",
+                     f"+callbacks.meet.folder={tmp_path / 'meet'}"], sweep, timeout=400)
     assert proc.returncode == 0, tail(proc)
     got = results(sweep)
     assert sorted(got) == [0, 1, 2, 3] and all(r["status"] == "completed" for r in got.values()), got
