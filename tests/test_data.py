@@ -57,6 +57,13 @@ def test_augmentations_keep_shape_and_draw_per_sample():
     assert 10 < n_flipped < 54
     cropped = RandomCrop(2)(x)
     assert cropped.shape == x.shape and not torch.equal(cropped, x)
+    padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
+    offsets = set()
+    for i in range(64):  # each sample is one window of its zero-padded image, offsets vary
+        hit = [(dy, dx) for dy in range(5) for dx in range(5) if torch.equal(cropped[i], padded[i, :, dy:dy + 16, dx:dx + 16])]
+        assert len(hit) == 1, f"sample {i} is no window of its padded image"
+        offsets.add(hit[0])
+    assert len(offsets) > 10
     holes = (Cutout(4)(torch.ones(64, 1, 16, 16)) == 0).sum(dim=(1, 2, 3))
     assert holes.max() == 16 and holes.min() >= 4  # a 4x4 square, clipped at the border
     clip = torch.rand(4, 5, 1, 8, 8)

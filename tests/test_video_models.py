@@ -19,6 +19,7 @@ MODELS = {
     "attention": {"_target_": "seqvision.nets.attention.family", "num_layers": 1, "dim": 32, "heads": 2,
                   "patch_size": 4},
 }
+MODELS["convlstm_feedback"] = {**MODELS["convlstm"], "forecast": "feedback"}
 
 
 def predict_data(t_in=4, t_out=3):
@@ -93,6 +94,20 @@ def test_recurrent_variants_accept_every_cell(model, cell):
         y.square().mean().backward()
         unused = {"forecaster.0.conv_x.weight"}  # the forecaster's first layer has no input (Shi et al.)
         assert all(p.grad is not None for n, p in net.named_parameters() if n not in unused)
+
+
+def test_a_feedback_forecaster_reads_its_own_predictions():
+    """Given its first predicted frame as one more input, it forecasts the same frames from the second on."""
+    torch.manual_seed(0)
+    net = build(MODELS["convlstm_feedback"], predict_data(4, 3))
+    assert net.forecaster is None  # one stack reads the inputs and then its own output
+    x = torch.rand(2, 4, 1, 16, 16)
+    with torch.no_grad():
+        pred = net(x)
+        shifted = net(torch.cat([x, torch.sigmoid(pred[:, :1])], dim=1))
+    torch.testing.assert_close(shifted[:, :2], pred[:, 1:], rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="forecast must be 'state' or 'feedback'"):
+        build({**MODELS["convlstm"], "forecast": "teacher"}, predict_data())
 
 
 def test_the_same_knobs_mean_the_same_thing():

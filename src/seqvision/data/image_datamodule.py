@@ -157,10 +157,11 @@ class ImageDataModule(pl.LightningDataModule):
         self.setup("fit")
         return self.normalize(self.splits["train"][0][:n].float().div(255.0))
 
-    def normalize(self, x: torch.Tensor) -> torch.Tensor:
-        """[0, 1] pixels to what the net sees (the inverse of ``denormalize``)."""
+    def normalize(self, x: torch.Tensor, inplace: bool = False) -> torch.Tensor:
+        """[0, 1] pixels to what the net sees (the inverse of ``denormalize``); ``inplace`` saves
+        a batch-sized allocation and a pass over it when the caller owns ``x``."""
         mean, std = self._stats(x)
-        return (x - mean) / std
+        return x.sub_(mean).div_(std) if inplace else (x - mean) / std
 
     def denormalize(self, x: torch.Tensor) -> torch.Tensor:
         """A normalized batch back to [0, 1] pixels (what a picture of it shows)."""
@@ -173,4 +174,4 @@ class ImageDataModule(pl.LightningDataModule):
         x = x.float().div_(255.0)
         if self.augment is not None and self.trainer is not None and self.trainer.training:
             x, y = self.augment(x, y, self.num_classes)
-        return self.normalize(x), y
+        return self.normalize(x, inplace=True), y  # x is this batch's own float copy

@@ -8,6 +8,15 @@ patch option: frames are cut into p x p patches and the patches stacked as chann
 (space-to-depth, ``pixel_unshuffle``), so the recurrence runs on (H/p, W/p) maps, p^2 times
 cheaper, and the output is put back with ``pixel_shuffle``. Every cell name works: ``cell`` and
 ``num_layers`` mean what they mean for the ConvLSTM classifier.
+
+``forecast`` chooses how the future is rolled out. ``state`` is the paper's: the forecaster
+sees no frames and must carry the digits' appearance and motion in its state alone, which
+learns slowly and blurs. ``feedback`` is how OpenSTL's ConvLSTM and PredRNN run: one stack
+reads the input frames and then, step by step, its own previous prediction, and predicts each
+next frame from the hidden states of all its layers. Each step then only has to move what it
+is shown, so on a small compute budget it is much sharper. Predictions are fed back as
+``sigmoid(logits)`` (frames in [0, 1]) with their gradient, so training sees the errors it will
+compound at test time.
 """
 
 from __future__ import annotations
@@ -38,7 +47,7 @@ class EncoderForecaster(nn.Module):
     def __init__(self, input_shape: Sequence[int], output_frames: PositiveInt,
                  num_layers: PositiveInt = 2, hidden_channels: PositiveInt | Sequence[PositiveInt] | Sequence[int] = 64, kernel_size: OddPositiveInt = 3,
                  cell: Cell = "vanilla", peephole: bool | None = None, peephole_shape: Literal["position", "channel"] = "position",
-                 patch_size: PositiveInt = 4):
+                 patch_size: PositiveInt = 4, forecast: Literal["state", "feedback"] = "state"):
         super().__init__()
         if len(input_shape) != 4:
             raise InvalidArgument(f"input_shape must be (T, C, H, W), got {tuple(input_shape)}")
@@ -49,7 +58,9 @@ class EncoderForecaster(nn.Module):
             ok = [p for p in range(1, min(h, w) + 1) if h % p == 0 and w % p == 0]
             raise InvalidArgument(f"patch_size={patch_size} does not divide the {h}x{w} frames; valid: "
                              f"{', '.join(map(str, ok))}; e.g. patch_size=4")
-        self.output_frames, self.patch_size = int(output_frames), int(patch_size)
+        if forecast not in ("state", "feedback"):
+            raise InvalidArgument(f"forecast must be 'state' or 'feedback', got {forecast!r}; e.g. forecast=feedback")
+        self.output_frames, self.patch_size, self.forecast = int(output_frames), int(patch_size), forecast
         size = (h // patch_size, w // patch_size)
         widths = stack_widths(hidden_channels, num_layers)
         c_patch = c * patch_size**2
@@ -62,7 +73,8 @@ class EncoderForecaster(nn.Module):
             return nn.ModuleList(cells)
 
         self.encoder = stack(c_patch)
-        self.forecaster = stack(1)  # layer 0 has no input (x=None: only conv_x's bias is used)
+        # state: layer 0 has no input (x=None: only conv_x's bias is used); feedback: the encoder goes on
+        self.forecaster = stack(1) if forecast == "state" else None
         self.output = nn.Conv2d(sum(widths), c_patch, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -70,6 +82,11 @@ class EncoderForecaster(nn.Module):
         b, t, c, h, w = x.shape
         p = self.patch_size
         seq = F.pixel_unshuffle(x.flatten(0, 1), p).unflatten(0, (b, t)) if p > 1 else x
+        out = self._feedback(seq) if self.forecast == "feedback" else self._from_state(seq)
+        return F.pixel_shuffle(out.flatten(0, 1), p).unflatten(0, (b, self.output_frames)) if p > 1 else out
+
+    def _from_state(self, seq: torch.Tensor) -> torch.Tensor:
+        t = seq.shape[1]
         states = []
         for cell in self.encoder:
             xp, state, outs = cell.project(seq), None, []
@@ -86,5 +103,17 @@ class EncoderForecaster(nn.Module):
                 hidden.append(h_k)
                 inp = h_k
             frames.append(self.output(torch.cat(hidden, dim=1)))
-        out = torch.stack(frames, dim=1)
-        return F.pixel_shuffle(out.flatten(0, 1), p).unflatten(0, (b, self.output_frames)) if p > 1 else out
+        return torch.stack(frames, dim=1)
+
+    def _feedback(self, seq: torch.Tensor) -> torch.Tensor:
+        states: list = [None] * len(self.encoder)
+        frames, inp = [], None
+        for k in range(seq.shape[1] + self.output_frames - 1):
+            inp = seq[:, k] if k < seq.shape[1] else torch.sigmoid(frames[-1])
+            hidden = []
+            for i, cell in enumerate(self.encoder):
+                inp, states[i] = cell.step(inp, states[i])
+                hidden.append(inp)
+            if k >= seq.shape[1] - 1:
+                frames.append(self.output(torch.cat(hidden, dim=1)))
+        return torch.stack(frames, dim=1)
