@@ -10,13 +10,14 @@ cheaper, and the output is put back with ``pixel_shuffle``. Every cell name work
 ``num_layers`` mean what they mean for the ConvLSTM classifier.
 
 ``forecast`` chooses how the future is rolled out. ``state`` is the paper's: the forecaster
-sees no frames and must carry the digits' appearance and motion in its state alone, which
-learns slowly and blurs. ``feedback`` is how OpenSTL's ConvLSTM and PredRNN run: one stack
-reads the input frames and then, step by step, its own previous prediction, and predicts each
-next frame from the hidden states of all its layers. Each step then only has to move what it
-is shown, so on a small compute budget it is much sharper. Predictions are fed back as
-``sigmoid(logits)`` (frames in [0, 1]) with their gradient, so training sees the errors it will
-compound at test time.
+sees no frames and carries the digits' appearance and motion in its state alone. ``feedback``
+is how OpenSTL's ConvLSTM and PredRNN run: one stack reads the input frames and then, step by
+step, its own previous prediction, and predicts each next frame from the hidden states of all
+its layers (half the parameters: there is no second stack). Predictions are fed back as
+``sigmoid(logits)`` (frames in [0, 1]) with their gradient, so training sees the errors it
+compounds at test time. Which one learns faster on a small budget is not settled here
+(``benchmarks/results/2026-12-03_xeon/moving_mnist_feedback_trial.txt``: a short CPU trial in
+which ``feedback`` did not beat the mean frame).
 """
 
 from __future__ import annotations
