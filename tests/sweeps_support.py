@@ -62,7 +62,6 @@ class NaNDigits(DigitsDataModule):
         return x, y
 
 
-
 class MeetOthers(Callback):
     """For the launcher tests: the first ``count`` trials to start training wait for each other
     (at most ``patience_s``), so trials that a launcher runs together are seen to overlap. Worker

@@ -1,7 +1,8 @@
 """The parallel launcher (Ray) runs as many trials at once as there are GPUs and gives each its
 own: 4 trials with 2 logical GPUs declared run 2 at a time, on distinct GPUs. Runs on a CPU-only
-machine: Ray schedules the declared GPUs and sets CUDA_VISIBLE_DEVICES; training uses the CPU. The first two trials wait for each other at the start of training
-(``MeetOthers``), so their overlap does not hang on how fast the machine starts workers."""
+machine: Ray schedules the declared GPUs and sets CUDA_VISIBLE_DEVICES; training uses the CPU.
+The first two trials wait for each other at the start of training (``MeetOthers``), so their
+overlap does not hang on how fast the machine starts workers."""
 
 from __future__ import annotations
 

@@ -48,8 +48,8 @@ class RandomCrop(nn.Module):
     """Zero-pad by ``pad`` pixels, then crop back to the input size at a per-sample offset.
 
     Every possible window of the padded batch is a strided view (``unfold``), so the crop is one
-    index over (sample, offset) that copies whole windows: about 4x faster on a CPU than one
-    advanced index per output element over batch, channel, row and column."""
+    index over (sample, offset) that copies whole windows, where indexing batch, channel, row and
+    column of every output element spends most of its time computing the indices."""
 
     def __init__(self, pad: int = 4):
         super().__init__()

@@ -108,7 +108,7 @@ class EncoderForecaster(nn.Module):
 
     def _feedback(self, seq: torch.Tensor) -> torch.Tensor:
         states: list = [None] * len(self.encoder)
-        frames, inp = [], None
+        frames: list[torch.Tensor] = []
         for k in range(seq.shape[1] + self.output_frames - 1):
             inp = seq[:, k] if k < seq.shape[1] else torch.sigmoid(frames[-1])
             hidden = []
