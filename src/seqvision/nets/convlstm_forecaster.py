@@ -96,25 +96,24 @@ class EncoderForecaster(nn.Module):
                 outs.append(h_k)
             seq = torch.stack(outs, dim=1)
             states.append(state)
-        frames = []
-        for _ in range(self.output_frames):
-            inp, hidden = None, []
-            for cell, i in zip(self.forecaster, range(len(states))):
-                h_k, states[i] = cell.step(inp, states[i])
-                hidden.append(h_k)
-                inp = h_k
-            frames.append(self.output(torch.cat(hidden, dim=1)))
+        frames = [self.output(self._stack_step(self.forecaster, None, states)) for _ in range(self.output_frames)]
         return torch.stack(frames, dim=1)
 
     def _feedback(self, seq: torch.Tensor) -> torch.Tensor:
+        t = seq.shape[1]
         states: list = [None] * len(self.encoder)
         frames: list[torch.Tensor] = []
-        for k in range(seq.shape[1] + self.output_frames - 1):
-            inp = seq[:, k] if k < seq.shape[1] else torch.sigmoid(frames[-1])
-            hidden = []
-            for i, cell in enumerate(self.encoder):
-                inp, states[i] = cell.step(inp, states[i])
-                hidden.append(inp)
-            if k >= seq.shape[1] - 1:
-                frames.append(self.output(torch.cat(hidden, dim=1)))
+        for k in range(t + self.output_frames - 1):
+            hidden = self._stack_step(self.encoder, seq[:, k] if k < t else torch.sigmoid(frames[-1]), states)
+            if k >= t - 1:  # the steps that predict a frame
+                frames.append(self.output(hidden))
         return torch.stack(frames, dim=1)
+
+    def _stack_step(self, cells: nn.ModuleList, inp: torch.Tensor | None, states: list) -> torch.Tensor:
+        """One step of a stack (``states`` updated in place): the hidden states of all its layers,
+        concatenated, which the output layer turns into a frame."""
+        hidden = []
+        for i, cell in enumerate(cells):
+            inp, states[i] = cell.step(inp, states[i])
+            hidden.append(inp)
+        return torch.cat(hidden, dim=1)
