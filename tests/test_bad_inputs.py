@@ -59,6 +59,9 @@ IN_PROCESS = [
     ("strategy-unknown", ["+trainer.strategy=nope"], "trainer.strategy='nope' is not valid"),
     ("depth-zero", ["model.net.num_layers=0"], "model.net.num_layers=0 is out of range"),
     ("batch-size-zero", ["data.batch_size=0"], "data.batch_size=0 is out of range"),
+    ("bce-on-frames", ["data=moving_mnist", "model=convlstm", "model.net.head=linear", "task.loss=bce"],
+     "task.loss=bce needs logits, but model.net.head=linear"),
+    ("head-unknown", ["data=moving_mnist", "model=convlstm", "model.net.head=tanh"], "model.net.head='tanh' is not one of the choices"),
 ]
 
 

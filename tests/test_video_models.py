@@ -5,6 +5,7 @@ import torch
 from hydra.utils import get_object
 from torch.nn import functional as F
 
+from seqvision.errors import ConfigError
 from seqvision.nets.cells import CELLS
 from seqvision.nets.family import family_of
 from seqvision.tasks.predict import FramePredictionTask
@@ -96,18 +97,37 @@ def test_recurrent_variants_accept_every_cell(model, cell):
         assert all(p.grad is not None for n, p in net.named_parameters() if n not in unused)
 
 
-def test_a_feedback_forecaster_reads_its_own_predictions():
+@pytest.mark.parametrize("head", ["sigmoid", "linear"])
+def test_a_feedback_forecaster_reads_its_own_predictions(head):
     """Given its first predicted frame as one more input, it forecasts the same frames from the second on."""
     torch.manual_seed(0)
-    net = build(MODELS["convlstm_feedback"], predict_data(4, 3))
+    net = build({**MODELS["convlstm_feedback"], "head": head}, predict_data(4, 3))
+    task = FramePredictionTask(net, optimizer=None)
     assert net.forecaster is None  # one stack reads the inputs and then its own output
     x = torch.rand(2, 4, 1, 16, 16)
     with torch.no_grad():
         pred = net(x)
-        shifted = net(torch.cat([x, torch.sigmoid(pred[:, :1])], dim=1))
+        shifted = net(torch.cat([x, task(x)[:, :1]], dim=1))
     torch.testing.assert_close(shifted[:, :2], pred[:, 1:], rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="forecast must be 'state' or 'feedback'"):
         build({**MODELS["convlstm"], "forecast": "teacher"}, predict_data())
+
+
+def test_a_linear_head_predicts_the_frames_and_its_mse_never_saturates():
+    """Frames are the outputs clamped to [0, 1]; the loss sees the raw outputs, so an output far
+    outside the range still gets a gradient (a sigmoid's vanishes there); BCE is refused."""
+    net = build({**MODELS["convlstm"], "head": "linear"}, predict_data())
+    task = FramePredictionTask(net, optimizer=None, loss="mse")
+    out = torch.tensor([-3.0, 0.25, 4.0]).view(1, 3, 1, 1, 1).expand(1, 3, 1, 16, 16).clone().requires_grad_()
+    target = torch.full_like(out, 0.5)
+    torch.testing.assert_close(task._frames(out)[0, :, 0, 0, 0], torch.tensor([0.0, 0.25, 1.0]))
+    task._loss(out, target).backward()
+    assert (out.grad[0, :, 0, 0, 0] * torch.tensor([-1.0, -1.0, 1.0]) > 0).all()  # every output pulled toward 0.5
+    logits = out.detach().clone().requires_grad_()
+    FramePredictionTask(build(MODELS["convlstm"], predict_data()), optimizer=None)._loss(logits, target).backward()
+    assert logits.grad[0, 2].abs().max() < 0.05 * out.grad[0, 2].abs().max()
+    with pytest.raises(ConfigError, match="task.loss=bce needs logits"):
+        FramePredictionTask(net, optimizer=None, loss="bce")
 
 
 def test_the_same_knobs_mean_the_same_thing():

@@ -14,10 +14,14 @@ sees no frames and carries the digits' appearance and motion in its state alone.
 is how OpenSTL's ConvLSTM and PredRNN run: one stack reads the input frames and then, step by
 step, its own previous prediction, and predicts each next frame from the hidden states of all
 its layers (half the parameters: there is no second stack). Predictions are fed back as
-``sigmoid(logits)`` (frames in [0, 1]) with their gradient, so training sees the errors it
-compounds at test time. Which one learns faster on a small budget is not settled here
+frames in [0, 1] with their gradient, so training sees the errors it compounds at test time. Which one learns faster on a small budget is not settled here
 (``benchmarks/results/2026-12-03_xeon/moving_mnist_feedback_trial.txt``: a short CPU trial in
 which ``feedback`` did not beat the mean frame).
+
+``head`` says what the output layer produces, and the prediction task reads it from ``net.frame_head``.
+``sigmoid``: logits, frames are their sigmoid (what BCE needs). ``linear``: the frames themselves
+(read clamped to [0, 1]), as OpenSTL's ConvLSTM does; an MSE loss on them keeps its full gradient
+where a sigmoid head saturates on the black background, which is why the CPU recipe uses it.
 """
 
 from __future__ import annotations
@@ -48,7 +52,8 @@ class EncoderForecaster(nn.Module):
     def __init__(self, input_shape: Sequence[int], output_frames: PositiveInt,
                  num_layers: PositiveInt = 2, hidden_channels: PositiveInt | Sequence[PositiveInt] | Sequence[int] = 64, kernel_size: OddPositiveInt = 3,
                  cell: Cell = "vanilla", peephole: bool | None = None, peephole_shape: Literal["position", "channel"] = "position",
-                 patch_size: PositiveInt = 4, forecast: Literal["state", "feedback"] = "state"):
+                 patch_size: PositiveInt = 4, forecast: Literal["state", "feedback"] = "state",
+                 head: Literal["sigmoid", "linear"] = "sigmoid"):
         super().__init__()
         if len(input_shape) != 4:
             raise InvalidArgument(f"input_shape must be (T, C, H, W), got {tuple(input_shape)}")
@@ -61,7 +66,10 @@ class EncoderForecaster(nn.Module):
                              f"{', '.join(map(str, ok))}; e.g. patch_size=4")
         if forecast not in ("state", "feedback"):
             raise InvalidArgument(f"forecast must be 'state' or 'feedback', got {forecast!r}; e.g. forecast=feedback")
-        self.output_frames, self.patch_size, self.forecast = int(output_frames), int(patch_size), forecast
+        if head not in ("sigmoid", "linear"):
+            raise InvalidArgument(f"head must be 'sigmoid' or 'linear', got {head!r}; e.g. head=linear")
+        self.output_frames, self.patch_size = int(output_frames), int(patch_size)
+        self.forecast, self.frame_head = forecast, head
         size = (h // patch_size, w // patch_size)
         widths = stack_widths(hidden_channels, num_layers)
         c_patch = c * patch_size**2
@@ -79,7 +87,7 @@ class EncoderForecaster(nn.Module):
         self.output = nn.Conv2d(sum(widths), c_patch, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, T_in, C, H, W)`` -> logits ``(B, output_frames, C, H, W)``."""
+        """``(B, T_in, C, H, W)`` -> ``(B, output_frames, C, H, W)``: logits or frames, as ``head`` says."""
         b, t, c, h, w = x.shape
         p = self.patch_size
         seq = F.pixel_unshuffle(x.flatten(0, 1), p).unflatten(0, (b, t)) if p > 1 else x
@@ -104,10 +112,13 @@ class EncoderForecaster(nn.Module):
         states: list = [None] * len(self.encoder)
         frames: list[torch.Tensor] = []
         for k in range(t + self.output_frames - 1):
-            hidden = self._stack_step(self.encoder, seq[:, k] if k < t else torch.sigmoid(frames[-1]), states)
+            hidden = self._stack_step(self.encoder, seq[:, k] if k < t else self._as_frame(frames[-1]), states)
             if k >= t - 1:  # the steps that predict a frame
                 frames.append(self.output(hidden))
         return torch.stack(frames, dim=1)
+
+    def _as_frame(self, out: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(out) if self.frame_head == "sigmoid" else out.clamp(0, 1)
 
     def _stack_step(self, cells: nn.ModuleList, inp: torch.Tensor | None, states: list) -> torch.Tensor:
         """One step of a stack (``states`` updated in place): the hidden states of all its layers,

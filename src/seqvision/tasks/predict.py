@@ -1,9 +1,11 @@
 """Frame prediction: given ``T_in`` frames, predict the next ``T_out`` (Moving MNIST and the like).
 
-The net maps ``(B, T_in, C, H, W)`` to logits ``(B, T_out, C, H, W)`` and says how many frames
-it predicts in ``net.output_frames``; predictions are ``sigmoid(logits)`` in [0, 1]. Losses:
-``mse`` (on the sigmoid output, what OpenSTL trains with) or ``bce`` (per-pixel binary
-cross-entropy on the logits, the loss of the ConvLSTM paper, Shi et al. 2015).
+The net maps ``(B, T_in, C, H, W)`` to ``(B, T_out, C, H, W)`` and says how many frames it
+predicts in ``net.output_frames``. Its outputs are logits, and the predicted frames their sigmoid,
+unless the net says ``net.frame_head == "linear"``: then the outputs are the frames themselves, read
+clamped to [0, 1] (OpenSTL's heads). Losses: ``mse`` (on the predicted frames; unclamped for a
+linear head, so the gradient never vanishes) or ``bce`` (per-pixel binary cross-entropy on the
+logits, the loss of the ConvLSTM paper, Shi et al. 2015; sigmoid heads only).
 
 Every validation and test batch also scores three trivial forecasts on the same sequences:
 copy the last input frame (``{val,test}/baseline_last_*``), all-zero frames
@@ -25,6 +27,7 @@ from torch.nn import functional as F
 from torchmetrics import MeanMetric, MinMetric
 
 from seqvision.constraints import NonNegativeInt
+from seqvision.errors import ConfigError
 from seqvision.tasks.frame_metrics import FrameMetrics
 from seqvision.tasks.media import log_strip
 from seqvision.tasks.optim import configure_optimizers
@@ -60,7 +63,13 @@ class FramePredictionTask(pl.LightningModule):
         output_frames = getattr(net, "output_frames", None)
         if not isinstance(output_frames, int):
             raise TypeError(f"{type(net).__name__} does not say how many frames it predicts (net.output_frames)")
-        self.net, self.loss_name, self.output_frames = net, loss, output_frames
+        head = getattr(net, "frame_head", "sigmoid")
+        if head not in ("sigmoid", "linear"):
+            raise TypeError(f"{type(net).__name__}.frame_head is {head!r}; it must be 'sigmoid' or 'linear'")
+        if loss == "bce" and head == "linear":
+            raise ConfigError("task.loss=bce needs logits, but model.net.head=linear predicts the frames themselves; "
+                              "e.g. task.loss=mse (or model.net.head=sigmoid)")
+        self.net, self.loss_name, self.output_frames, self.frame_head = net, loss, output_frames, head
         self.optimizer_cfg, self.scheduler_cfg = optimizer, scheduler
         self.media_every_n_epochs = media_every_n_epochs
         for stage in ("train", "val", "test"):
@@ -81,14 +90,17 @@ class FramePredictionTask(pl.LightningModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Predicted frames in [0, 1]."""
-        return torch.sigmoid(self.net(x))
+        return self._frames(self.net(x))
 
-    def _loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        if logits.shape != target.shape:
-            raise ValueError(f"net predicts {tuple(logits.shape)}, the target is {tuple(target.shape)}")
+    def _frames(self, out: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(out) if self.frame_head == "sigmoid" else out.clamp(0, 1)
+
+    def _loss(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if out.shape != target.shape:
+            raise ValueError(f"net predicts {tuple(out.shape)}, the target is {tuple(target.shape)}")
         if self.loss_name == "bce":
-            return F.binary_cross_entropy_with_logits(logits, target)
-        return F.mse_loss(torch.sigmoid(logits), target)
+            return F.binary_cross_entropy_with_logits(out, target)
+        return F.mse_loss(torch.sigmoid(out) if self.frame_head == "sigmoid" else out, target)
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         x, y = batch
@@ -99,9 +111,9 @@ class FramePredictionTask(pl.LightningModule):
 
     def _eval_step(self, batch, batch_idx: int, stage: str) -> None:
         x, y = batch
-        logits = self.net(x)
-        loss = self._loss(logits, y)
-        pred = torch.sigmoid(logits)
+        out = self.net(x)
+        loss = self._loss(out, y)
+        pred = self._frames(out)
         getattr(self, f"{stage}_loss")(loss, weight=x.shape[0])
         self.samples.update(stage, x.shape[0])
         self.log(f"{stage}/loss", getattr(self, f"{stage}_loss"), on_step=False, on_epoch=True, prog_bar=True)
