@@ -14,14 +14,15 @@ sees no frames and carries the digits' appearance and motion in its state alone.
 is how OpenSTL's ConvLSTM and PredRNN run: one stack reads the input frames and then, step by
 step, its own previous prediction, and predicts each next frame from the hidden states of all
 its layers (half the parameters: there is no second stack). Predictions are fed back as
-frames in [0, 1] with their gradient, so training sees the errors it compounds at test time. Which one learns faster on a small budget is not settled here
-(``benchmarks/results/2026-12-03_xeon/moving_mnist_feedback_trial.txt``: a short CPU trial in
-which ``feedback`` did not beat the mean frame).
+frames in [0, 1] with their gradient, so training sees the errors it compounds at test time. In
+short CPU probes with a linear head, ``feedback`` learned no faster than ``state``
+(``benchmarks/results/2026-12-03_xeon/moving_mnist_head_probes.txt``).
 
-``head`` says what the output layer produces, and the prediction task reads it from ``net.frame_head``.
-``sigmoid``: logits, frames are their sigmoid (what BCE needs). ``linear``: the frames themselves
-(read clamped to [0, 1]), as OpenSTL's ConvLSTM does; an MSE loss on them keeps its full gradient
-where a sigmoid head saturates on the black background, which is why the CPU recipe uses it.
+``head`` says what the output layer produces; the prediction task reads it from ``frame_head``.
+``sigmoid``: logits, the frames are their sigmoid (what BCE needs). ``linear``: the frames
+themselves (read clamped to [0, 1]), as OpenSTL's ConvLSTM; an MSE loss on them keeps its full
+gradient where a sigmoid head saturates on the black background, which is why the CPU recipe
+(``experiment=convlstm_moving_mnist_cpu``) uses it.
 """
 
 from __future__ import annotations
