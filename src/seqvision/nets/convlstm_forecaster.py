@@ -36,6 +36,7 @@ from torch.nn import functional as F
 
 from seqvision.constraints import OddPositiveInt, PositiveInt
 from seqvision.errors import InvalidArgument
+from seqvision.frame_heads import FRAME_HEADS, FrameHead, to_frames
 
 from .cells import Cell
 from .conv_recurrent import ConvRecurrentCell
@@ -54,7 +55,7 @@ class EncoderForecaster(nn.Module):
                  num_layers: PositiveInt = 2, hidden_channels: PositiveInt | Sequence[PositiveInt] | Sequence[int] = 64, kernel_size: OddPositiveInt = 3,
                  cell: Cell = "vanilla", peephole: bool | None = None, peephole_shape: Literal["position", "channel"] = "position",
                  patch_size: PositiveInt = 4, forecast: Literal["state", "feedback"] = "state",
-                 head: Literal["sigmoid", "linear"] = "sigmoid"):
+                 head: FrameHead = "sigmoid"):
         super().__init__()
         if len(input_shape) != 4:
             raise InvalidArgument(f"input_shape must be (T, C, H, W), got {tuple(input_shape)}")
@@ -67,8 +68,8 @@ class EncoderForecaster(nn.Module):
                              f"{', '.join(map(str, ok))}; e.g. patch_size=4")
         if forecast not in ("state", "feedback"):
             raise InvalidArgument(f"forecast must be 'state' or 'feedback', got {forecast!r}; e.g. forecast=feedback")
-        if head not in ("sigmoid", "linear"):
-            raise InvalidArgument(f"head must be 'sigmoid' or 'linear', got {head!r}; e.g. head=linear")
+        if head not in FRAME_HEADS:
+            raise InvalidArgument(f"head must be one of {', '.join(FRAME_HEADS)}, got {head!r}; e.g. head=linear")
         self.output_frames, self.patch_size = int(output_frames), int(patch_size)
         self.forecast, self.frame_head = forecast, head
         size = (h // patch_size, w // patch_size)
@@ -113,13 +114,10 @@ class EncoderForecaster(nn.Module):
         states: list = [None] * len(self.encoder)
         frames: list[torch.Tensor] = []
         for k in range(t + self.output_frames - 1):
-            hidden = self._stack_step(self.encoder, seq[:, k] if k < t else self._as_frame(frames[-1]), states)
+            hidden = self._stack_step(self.encoder, seq[:, k] if k < t else to_frames(frames[-1], self.frame_head), states)
             if k >= t - 1:  # the steps that predict a frame
                 frames.append(self.output(hidden))
         return torch.stack(frames, dim=1)
-
-    def _as_frame(self, out: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(out) if self.frame_head == "sigmoid" else out.clamp(0, 1)
 
     def _stack_step(self, cells: nn.ModuleList, inp: torch.Tensor | None, states: list) -> torch.Tensor:
         """One step of a stack (``states`` updated in place): the hidden states of all its layers,

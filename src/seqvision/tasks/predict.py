@@ -28,6 +28,7 @@ from torchmetrics import MeanMetric, MinMetric
 
 from seqvision.constraints import NonNegativeInt
 from seqvision.errors import ConfigError
+from seqvision.frame_heads import FRAME_HEADS, to_frames
 from seqvision.tasks.frame_metrics import FrameMetrics
 from seqvision.tasks.media import log_strip
 from seqvision.tasks.optim import configure_optimizers
@@ -64,8 +65,8 @@ class FramePredictionTask(pl.LightningModule):
         if not isinstance(output_frames, int):
             raise TypeError(f"{type(net).__name__} does not say how many frames it predicts (net.output_frames)")
         head = getattr(net, "frame_head", "sigmoid")
-        if head not in ("sigmoid", "linear"):
-            raise TypeError(f"{type(net).__name__}.frame_head is {head!r}; it must be 'sigmoid' or 'linear'")
+        if head not in FRAME_HEADS:
+            raise TypeError(f"{type(net).__name__}.frame_head is {head!r}; it must be one of {', '.join(FRAME_HEADS)}")
         if loss == "bce" and head == "linear":
             raise ConfigError("task.loss=bce needs logits, but model.net.head=linear predicts the frames themselves; "
                               "e.g. task.loss=mse (or model.net.head=sigmoid)")
@@ -93,7 +94,7 @@ class FramePredictionTask(pl.LightningModule):
         return self._frames(self.net(x))
 
     def _frames(self, out: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(out) if self.frame_head == "sigmoid" else out.clamp(0, 1)
+        return to_frames(out, self.frame_head)
 
     def _loss(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if out.shape != target.shape:
