@@ -48,10 +48,10 @@ def test_loss_is_the_mean_over_samples_not_over_batches(odd_mnist, tmp_path):
     overrides = _mnist(odd_mnist) + ["+data.eval_batch_size=32"]
     _, res = train_in_process(overrides, tmp_path / "run")
     cfg = compose(overrides, tmp_path / "again")
-    dm = run._datamodule(cfg)
+    dm = run.build_datamodule(cfg)
     dm.setup()
     ckpt = torch.load(res["best_checkpoint"], map_location="cpu", weights_only=False)
-    task = ClassificationTask(run._net(cfg, dm), 10, cfg.optimizer)
+    task = ClassificationTask(run.build_net(cfg, dm), 10, cfg.optimizer)
     task.load_state_dict(ckpt["state_dict"])
     task.eval()
     x, y = dm.splits["test"]

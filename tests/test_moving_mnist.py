@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from seqvision.data.moving_mnist import LabelledMovingMNISTDataModule, MovingMNISTDataModule
+from seqvision.data.moving_mnist import MovingMNISTDataModule
+from seqvision.data.moving_mnist_labels import LabelledMovingMNISTDataModule
 from seqvision.errors import ConfigError, DataError
 
 
@@ -64,15 +65,25 @@ def test_a_test_file_of_the_wrong_shape_is_a_clear_error(tmp_path):
         _dm(test_file=str(tmp_path / "missing.npy"))
 
 
-def test_bad_values_are_config_errors():
-    with pytest.raises(ConfigError, match="data.source"):
-        MovingMNISTDataModule(source="imagenet")
-    with pytest.raises(ConfigError, match="image_size"):
-        MovingMNISTDataModule(image_size=16)
-    with pytest.raises(ConfigError, match="output_frames"):
-        MovingMNISTDataModule(output_frames=0)
-    with pytest.raises(ConfigError, match="num_digits"):
-        LabelledMovingMNISTDataModule(num_digits=2)
+@pytest.mark.parametrize("data,override,fragment", [
+    ("moving_mnist", "data.source=imagenet", "data.source='imagenet' is not one of the choices; valid: auto, mnist or digits"),
+    ("moving_mnist", "data.image_size=16", "data.image_size=16 is out of range; valid: an integer >= 28"),
+    ("moving_mnist", "data.output_frames=0", "data.output_frames=0 is out of range"),
+    ("moving_mnist", "data.speed=-1", "data.speed=-1"),
+    ("moving_mnist", "data.val_fraction=1.0", "data.val_fraction=1.0"),
+    ("moving_mnist_labels", "+data.num_digits=2", "data.num_digits=2 is not one of the choices; valid: 1"),
+    ("moving_mnist_labels", "+data.output_frames=3", "data.output_frames=3 is not one of the choices; valid: 0"),
+])
+def test_bad_values_are_refused_before_any_data_is_read(data, override, fragment, compose_cfg):
+    from seqvision.config import validate
+
+    model = "convlstm" if data == "moving_mnist" else "cnn_lstm"
+    with pytest.raises(ConfigError) as info:
+        validate(compose_cfg([f"data={data}", f"model={model}", override]))
+    assert fragment in str(info.value), str(info.value)
+
+
+def test_frame_prediction_refuses_augmentation_and_labelled_clips_take_it():
     with pytest.raises(ConfigError, match="augmentation=none"):
         MovingMNISTDataModule(augment=torch.nn.Identity())
     LabelledMovingMNISTDataModule(augment=torch.nn.Identity())  # clips of one label can be augmented

@@ -125,3 +125,22 @@ def test_resume_true_without_a_run_folder_is_refused(tmp_path):
     proc = run_train(["resume=true"])
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith("error: resume=true needs the folder of the run")
+
+
+def test_a_run_shorter_than_the_schedule_floor_resumes_exactly(tmp_path):
+    """Six steps in all, fewer than the 10 a one-cycle schedule is built with at the least
+    (``seqvision.schedules``): killed mid-way and resumed, it ends bit-identical to a run that
+    was not interrupted (the resume check once compared the floor with the run's 6 and refused)."""
+    args = ["data.limit=96", "trainer.max_epochs=2", "scheduler=onecycle"]
+    reference = tmp_path / "reference"
+    proc = run_train([*ARGS, *args, f"hydra.run.dir={reference}"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert results(reference)["global_step"] == 6
+
+    run, marker = tmp_path / "killed", tmp_path / "parked"
+    kill_when_parked(run, marker, args, SV_PAUSE_AT_STEP="3")
+    assert last_ckpt(run)["global_step"] == 2
+    proc = run_train([*ARGS, *args, "resume=true", f"hydra.run.dir={run}"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert results(run)["metrics"] == results(reference)["metrics"]
+    assert read_trace(run / "batch_trace.csv") == read_trace(reference / "batch_trace.csv")

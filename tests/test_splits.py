@@ -116,7 +116,7 @@ def test_moving_mnist_splits_draw_from_disjoint_digits():
 
 
 def test_moving_mnist_limit_is_a_stratified_subset_of_the_fixed_splits():
-    from seqvision.data.moving_mnist import LabelledMovingMNISTDataModule
+    from seqvision.data.moving_mnist_labels import LabelledMovingMNISTDataModule
 
     dm = LabelledMovingMNISTDataModule(root="/nonexistent", source="digits", train_size=50, val_size=200,
                                        test_size=200, batch_size=10, input_frames=3, limit=20)

@@ -130,5 +130,5 @@ def test_kth_split_is_by_person(tmp_path):
 def test_two_official_splits_at_once_is_a_config_error(clip_folder, tmp_path):
     from seqvision.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="choose one official split"):
+    with pytest.raises(ConfigError, match="more than one official split is set"):
         _dm(clip_folder, kth_split=True, hmdb51_splits=str(tmp_path))

@@ -48,30 +48,44 @@ def _value(args: list[str], key: str) -> str | None:
     return found
 
 
-def _saved_overrides(run_dir: Path) -> list[str]:
+def _saved_overrides(run_dir: Path, drop: tuple[str, ...] = ("resume", "ckpt_path")) -> list[str]:
     path = run_dir / ".hydra" / "overrides.yaml"
     if not path.is_file():
         return []
     from omegaconf import OmegaConf
 
     saved = OmegaConf.to_container(OmegaConf.load(path))
-    return [o for o in saved if _key(o) not in ("resume", "ckpt_path")]
+    return [o for o in saved if _key(o) not in drop]
+
+
+def _is_false(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("false", "no", "off", "0")
 
 
 def rewrite_resume(argv: list[str]) -> list[str]:
-    """Expands ``resume=<folder>`` and replays the folder's overrides; other argv is untouched."""
+    """Expands ``resume=<folder>`` and replays the folder's overrides; an evaluation of a run's
+    checkpoint (``train=false ckpt_path=<run folder or a file in it>``) replays that run's
+    overrides too, so the net and the data are those it was trained on. Other argv is untouched."""
     prog, args = argv[0], list(argv[1:])
     if any(a in ("-m", "--multirun") for a in args):
         return argv
-    resume = _value(args, "resume")
+    resume, ckpt = _value(args, "resume"), _value(args, "ckpt_path")
     run_dir = None
+    if _is_false(_value(args, "train")):
+        if ckpt and ckpt not in ("best", "last", "null"):
+            from seqvision.checkpoints import run_folder_of
+
+            run_dir = run_folder_of(Path(os.path.expanduser(ckpt)).resolve())
+        if run_dir is None:
+            return argv
+        return [prog, *_merge(_saved_overrides(run_dir, drop=("resume", "ckpt_path", "train", "test")), args)]
     if resume is not None and resume.lower() not in _BOOL:
         run_dir = Path(os.path.expanduser(resume))
         if not run_dir.is_dir():
             raise ConfigError(f"resume={resume}: no such run folder; valid: true, false or an existing run folder "
                               f"(logs/<task_name>/runs/<date>/<time>); e.g. resume=logs/train/runs/2024-01-01/12-00-00_000000-1")
         args = [a for a in args if _key(a) != "resume"] + ["resume=true", f"hydra.run.dir={run_dir.resolve()}"]
-    elif (resume or "").lower() == "true" or _value(args, "ckpt_path") == "last":
+    elif (resume or "").lower() == "true" or ckpt == "last":
         if not _value(args, "hydra.run.dir"):
             raise ConfigError(f"{'resume=true' if resume else 'ckpt_path=last'} needs the folder of the run to continue, and this command starts a new one; "
                               "valid: resume=<run folder>, or resume=true hydra.run.dir=<run folder>; "

@@ -12,15 +12,14 @@ data and task (``nets.family``), whether the optimizer and the schedule accept t
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from annotated_types import Interval, Predicate
+from annotated_types import Ge, Interval, Predicate
 from omegaconf import DictConfig, OmegaConf
 
-from seqvision.constraints import FolderName, NonNegativeFloat, PositiveFloat, Probability
+from seqvision.constraints import Chance, FolderName, NonNegativeFloat, NonNegativeInt, PositiveFloat, Probability
 from seqvision.errors import ConfigError
 from seqvision.speed import SpeedSwitches
 from seqvision.tasks.optim import Schedule
@@ -62,7 +61,7 @@ class RunConfig:
     resume: bool = False
     ckpt_path: str | None = None
     optimized_metric: str | None = None
-    augmentation: Any = None  # a node with a _target_, or empty for none
+    augmentation: Target | None = None  # seqvision.data.augment.Augmentation and its ops; empty for none
     logger: Targets | None = None
     callbacks: Targets | None = None
     extras: dict[str, Any] | None = None  # free-form values to interpolate or to record; seqvision reads none
@@ -105,6 +104,11 @@ THIRD_PARTY = {
         "gradient_clip_algorithm": Literal["norm", "value"] | None,
     },
     "torch.optim.sgd.SGD": {"momentum": Probability},
+    # Lightning checks these inside the callbacks' constructors, or (patience) never.
+    "pytorch_lightning.callbacks.model_checkpoint.ModelCheckpoint": {
+        "save_top_k": Annotated[int, Ge(-1)], "every_n_train_steps": NonNegativeInt | None,
+        "every_n_epochs": NonNegativeInt | None},
+    "pytorch_lightning.callbacks.early_stopping.EarlyStopping": {"patience": NonNegativeInt, "min_delta": NonNegativeFloat},
 }
 
 
@@ -113,7 +117,12 @@ def _extra_rules(target: Any) -> dict[str, Any]:
     rules = dict(THIRD_PARTY.get(f"{module}.{getattr(target, '__qualname__', '')}", {}))
     if module.startswith("torch.optim.") and "lr_scheduler" not in module:
         rules.setdefault("lr", PositiveFloat)  # torch accepts 0, which trains nothing
+    if module.startswith("kornia.augmentation."):
+        rules.setdefault("p", Chance)  # Kornia annotates p as any float and fails on 1.5 only at the first batch
     return rules
+
+
+_TARGET_WORDS = {"label": "class labels", "frames": "the frames that follow its inputs"}
 
 
 def _choice(group: str) -> str | None:
@@ -153,7 +162,7 @@ class Validation:
         handlers = {Target: self._target, Targets: self._targets}
         self.found += dataclass_problems("", self.cfg, RunConfig, handlers)
         if not self.found:
-            self.found += self._run_mode()
+            self.found += self._run_mode() + self._watched_metrics()
         if not self.found:
             self.found += self._built_on_a_dummy("optimizer") + self._schedule()
         return self.found
@@ -162,10 +171,13 @@ class Validation:
     def _target(self, path: str, node: Any) -> list[str]:
         if path == "model.net":
             return self._net(node)
+        if path == "augmentation" and isinstance(node, DictConfig) and not len(node):
+            return []  # augmentation=none
         if not isinstance(node, DictConfig) or "_target_" not in node:
             return [f"{path} needs a _target_ (the class it configures); e.g. choose an option: {path}=<option>"]
         target = resolve_target(path, node)
-        found = target_problems(path, node, target, self._supplied(path), _extra_rules(target), _named(path, target))
+        found = target_problems(path, node, target, self._supplied(path), _extra_rules(target), _named(path, target),
+                                rules=_extra_rules)
         if path == "data" and not found:
             found += self._data_and_task(target)
         return found
@@ -193,13 +205,34 @@ class Validation:
         return resolve_target("data", self.cfg.data), resolve_target("task", self.cfg.task)
 
     def _data_and_task(self, data_cls) -> list[str]:
+        """The task must take what the data gives: its inputs (images, clips) for the net, and its
+        targets (class labels, the frames that follow) for the loss and the metrics."""
         task = resolve_target("task", self.cfg.task)
         kind = getattr(data_cls, "input_kind", "image")
+        fix = f"valid: the task the data config names (drop task=...); e.g. task={self._task_for(data_cls)}"
         if kind not in getattr(task, "roles", {}):
             takes = " or ".join(f"{k}s" for k in getattr(task, "roles", {})) or "nothing"
-            return [f"{_named('task', task)} takes {takes}, but {_named('data', data_cls)} gives {kind}s; "
-                    f"valid: the task the data config names (drop task=...); e.g. task=classify"]
+            return [f"{_named('task', task)} takes {takes}, but {_named('data', data_cls)} gives {kind}s; {fix}"]
+        wanted, given = getattr(task, "target_kind", None), getattr(data_cls, "target_kind", None)
+        if wanted and given and wanted != given:
+            return [f"{_named('task', task)} learns from {_TARGET_WORDS.get(wanted, wanted)}, but {_named('data', data_cls)} "
+                    f"gives {_TARGET_WORDS.get(given, given)}; {fix}"]
         return []
+
+    def _task_for(self, data_cls) -> str:
+        """The ``conf/task`` option whose task fits ``data_cls`` (for the message's example)."""
+        from hydra.utils import get_object
+
+        folder = Path(str(OmegaConf.select(self.cfg, "paths.root_dir") or ".")) / "conf" / "task"
+        for path in sorted(folder.glob("*.yaml")):
+            try:
+                task = get_object(str(OmegaConf.load(path)._target_))
+            except Exception:
+                continue
+            if getattr(task, "target_kind", None) == getattr(data_cls, "target_kind", None) and \
+                    getattr(data_cls, "input_kind", "image") in getattr(task, "roles", {}):
+                return path.stem
+        return "<option>"
 
     def role(self) -> str:
         data_cls, task = self._classes()
@@ -282,44 +315,53 @@ class Validation:
         except ValueError as err:
             return [self._culprit("scheduler.scheduler", node.scheduler, err)]
 
+    # -- metrics that something watches ---------------------------------------------------------
+    def _watched_metrics(self) -> list[str]:
+        """``optimized_metric`` and every callback's ``monitor`` must be metrics the task logs:
+        a misspelt one would fail after the first epoch (a checkpoint callback) or leave a
+        sweep with nothing to optimize."""
+        from seqvision.tasks.directions import logged_names, mode_of
+
+        task = resolve_target("task", self.cfg.task)
+        watched = [("optimized_metric", self.cfg.get("optimized_metric"))]
+        for name, node in (self.cfg.get("callbacks") or {}).items():
+            if isinstance(node, DictConfig) and node.get("monitor") is not None:
+                watched.append((f"callbacks.{name}.monitor", node.monitor))
+        return [f"{key}={metric} is not a metric {task.__name__} logs; valid: {', '.join(logged_names(task))}; "
+                f"e.g. {key}={task.best_metric if key == 'optimized_metric' else task.monitor}"
+                for key, metric in watched if metric is not None and mode_of(task, str(metric)) is None]
+
     # -- what the run is asked to do ------------------------------------------------------------
     def _run_mode(self) -> list[str]:
+        from seqvision.checkpoints import checkpoint_problem, to_evaluate
+        from seqvision.files import resolve_path
+
         cfg = self.cfg
         train, test, ckpt = cfg.get("train", True), cfg.get("test", True), cfg.get("ckpt_path")
         if train is False and test is False:
-            return ["train=false test=false leaves nothing to do; e.g. train=false test=true ckpt_path=<file>"]
-        if train is False and not ckpt:
-            return ["train=false needs a checkpoint to evaluate; e.g. train=false ckpt_path=<run folder>/checkpoints/last.ckpt"]
-        if isinstance(ckpt, str) and ckpt not in ("last", "best"):
-            from seqvision.files import resolve_path
-
-            path = str(resolve_path(ckpt))
-            if not os.path.isfile(path):
-                return [f"ckpt_path={ckpt!r}: no such file; valid: an existing .ckpt file, 'last' or 'best'; "
-                        f"e.g. ckpt_path=<run folder>/checkpoints/last.ckpt"]
-            if (why := checkpoint_problem(path)) is not None:
-                return [f"ckpt_path={ckpt!r}: {path} is not a checkpoint ({why}); valid: a .ckpt file that a seqvision "
-                        f"run wrote; e.g. ckpt_path=<run folder>/checkpoints/last.ckpt"]
+            return ["train=false test=false leaves nothing to do; e.g. train=false test=true ckpt_path=<run folder>"]
+        if train is False:
+            if not ckpt:
+                return ["train=false needs a checkpoint to evaluate; valid: a .ckpt file, or a run folder (its best "
+                        "checkpoint); e.g. train=false ckpt_path=logs/train/runs/<date>/<time>"]
+            path, why = to_evaluate(str(ckpt), resolve_path)
+        elif ckpt == "best":
+            return ["ckpt_path=best names no checkpoint to start training from (after training, the test always uses "
+                    "this run's best checkpoint); valid: null for a fresh run, resume=<run folder> to continue one, or "
+                    "a .ckpt file to start from; e.g. drop ckpt_path=best"]
+        elif ckpt and ckpt != "last":
+            path = resolve_path(str(ckpt))
+            why = None if path.is_file() else (
+                f"ckpt_path={ckpt!r}: no such file; valid: a .ckpt file to start from (to continue a run folder: "
+                f"resume=<run folder>); e.g. ckpt_path=<run folder>/checkpoints/last.ckpt")
+        else:
+            return []
+        if why is not None:
+            return [why]
+        if (problem := checkpoint_problem(path)) is not None:
+            return [f"ckpt_path={ckpt!r}: {path} is not a checkpoint ({problem}); valid: a .ckpt file that a seqvision "
+                    f"run wrote, or its run folder; e.g. ckpt_path=<run folder>/checkpoints/last.ckpt"]
         return []
-
-
-def checkpoint_problem(path: str) -> str | None:
-    """Why ``path`` is not a Lightning checkpoint, or None. Memory-maps the file, so a large
-    checkpoint costs no reading; a file ``torch.save`` did not write is named before any work."""
-    import zipfile
-
-    if not zipfile.is_zipfile(path):
-        return "not a file written by torch.save"
-    import torch
-
-    try:
-        ckpt = torch.load(path, map_location="cpu", mmap=True, weights_only=False)
-    except Exception as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        return f"torch.load failed: {first}"
-    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
-        return "torch.load gives no 'state_dict': it holds something other than a training checkpoint"
-    return None
 
 
 def models_for(cfg: DictConfig, role: str) -> list[str]:

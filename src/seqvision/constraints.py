@@ -19,6 +19,7 @@ PositiveFloat = Annotated[float, Gt(0)]
 NonNegativeFloat = Annotated[float, Ge(0)]
 Fraction = Annotated[float, Interval(gt=0, lt=1)]  # a share of something: neither none nor all
 Probability = Annotated[float, Interval(ge=0, lt=1)]  # dropout, momentum: 1 would stop learning
+Chance = Annotated[float, Interval(ge=0, le=1)]  # how often a random op applies: 1 is always
 
 
 def odd(value: int) -> bool:

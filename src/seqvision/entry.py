@@ -53,13 +53,35 @@ def _task_fact(target: str, name: str) -> str:
     return getattr(get_object(target), name)
 
 
+def _metric_mode(target: str, metric: str) -> str:
+    """``${sv.mode:${task._target_},${.monitor}}``: ``max`` or ``min`` for the metric a callback
+    watches, so ``callbacks.model_checkpoint.monitor=val/loss`` keeps the lowest loss, not the highest."""
+    from hydra.utils import get_object
+
+    from seqvision.tasks.directions import mode_of
+
+    task = get_object(target)
+    return mode_of(task, metric) or task.monitor_mode  # an unknown name is refused by config validation
+
+
+def _direction(target: str, metric: str) -> str:
+    """``${sv.direction:${task._target_},${optimized_metric}}``: Optuna's direction for the metric."""
+    from hydra.utils import get_object
+
+    from seqvision.tasks.directions import direction
+
+    return direction(get_object(target), metric)
+
+
 def register_resolvers() -> None:
     """``sv.uid`` makes folder names unique; ``sv.group``/``sv.trial_name``/``sv.job_type`` name
     W&B runs after their sweep and overrides (see seqvision.sweep.trial); ``sv.task`` reads a
-    fact the task class declares; ``sv.fast_precision`` picks bf16 where it is native."""
+    fact the task class declares; ``sv.mode`` and ``sv.direction`` say which way a metric is better
+(``seqvision.tasks.directions``); ``sv.fast_precision`` picks bf16 where it is native."""
     for name, fn, cache in (("sv.uid", _unique_suffix, True), ("sv.group", _group, False),
                             ("sv.trial_name", _trial_name, False), ("sv.job_type", _job_type, False),
-                            ("sv.task", _task_fact, False), ("sv.fast_precision", _fast_precision, True)):
+                            ("sv.task", _task_fact, False), ("sv.mode", _metric_mode, False),
+                            ("sv.direction", _direction, False), ("sv.fast_precision", _fast_precision, True)):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn, use_cache=cache)
 
@@ -79,6 +101,28 @@ def _in_multirun() -> bool:
         return False
 
 
+def _remove_unused_run_folder(cfg: DictConfig) -> None:
+    """A command refused before it did anything leaves no run folder behind: Hydra creates the
+    folder (its ``.hydra/`` and the log file) before any of our code runs, so it is removed here
+    when it holds nothing else. A resumed run's folder, and one that holds anything a run wrote
+    (checkpoints, metrics, results), is kept."""
+    import shutil
+    from pathlib import Path
+
+    if cfg.get("resume"):
+        return
+    try:
+        folder = Path(str(cfg.paths.output_dir))
+        entries = {p.name for p in folder.iterdir()}
+    except Exception:  # no run folder (the output dir cannot be resolved, or was never made)
+        return
+    if entries <= {".hydra", f"{cfg.get('task_name')}.log"}:
+        shutil.rmtree(folder, ignore_errors=True)
+        parent = folder.parent  # the date folder, if this was its only run
+        if parent.is_dir() and not any(parent.iterdir()):
+            parent.rmdir()
+
+
 def run_or_exit(cfg: DictConfig) -> float | None:
     """Runs training. A user's mistake prints one line and exits with status 2 (no traceback
     unless ``HYDRA_FULL_ERROR=1``); inside a multirun it is raised so the sweep records the
@@ -94,6 +138,7 @@ def run_or_exit(cfg: DictConfig) -> float | None:
     except UserError as err:
         if os.environ.get("HYDRA_FULL_ERROR") == "1" or _in_multirun():
             raise
+        _remove_unused_run_folder(cfg)
         from seqvision.secrets import redact_text
 
         print(f"error: {redact_text(str(err))}", file=sys.stderr)

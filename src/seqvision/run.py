@@ -42,9 +42,9 @@ def train(cfg: DictConfig, record: dict[str, Any] | None = None) -> float | None
     speed_flags = speed.apply_global(cfg.get("speed"), cfg.get("trainer"))
     log.info(speed.describe(speed_flags, cfg))
     output_dir = Path(cfg.paths.output_dir)
-    datamodule = _datamodule(cfg)
-    task = _task(cfg, _net(cfg, datamodule), datamodule)
-    ckpt_path = _checkpoint_to_start_from(cfg, output_dir)
+    datamodule = build_datamodule(cfg)
+    task = _task(cfg, build_net(cfg, datamodule), datamodule)
+    ckpt_path = _checkpoint_to_start_from(cfg, output_dir) if cfg.get("train", True) else _checkpoint_to_evaluate(cfg, task)
     callbacks, loggers = _each(cfg, "callbacks"), _each(cfg, "logger")
     trainer = _trainer(cfg, callbacks, loggers, [AtomicCheckpointIO()])
     with redacted_argv():  # W&B starts here and records the command line
@@ -57,8 +57,10 @@ def train(cfg: DictConfig, record: dict[str, Any] | None = None) -> float | None
             trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path)
         metrics = run.scalars(trainer.callback_metrics)
         if cfg.get("test", True):
-            trainer.test(task, datamodule=datamodule, ckpt_path=_checkpoint_to_test(cfg, trainer, ckpt_path))
+            tested = _checkpoint_to_test(cfg, trainer, ckpt_path)
+            trainer.test(task, datamodule=datamodule, ckpt_path=tested)
             metrics.update(run.scalars(trainer.callback_metrics))
+            run.results["tested_checkpoint"] = tested
         run.completed(metrics, _data_report(datamodule, task))
     return run.optimized_value()
 
@@ -78,7 +80,8 @@ def unwrapped(build, *args, **kwargs):
         raise err.__cause__.with_traceback(err.__cause__.__traceback__) from None
 
 
-def _datamodule(cfg: DictConfig):
+def build_datamodule(cfg: DictConfig):
+    """The data module of ``cfg.data``, with the augmentation of ``cfg.augmentation`` (if any)."""
     from hydra.utils import instantiate
 
     augment = None
@@ -87,7 +90,7 @@ def _datamodule(cfg: DictConfig):
     return unwrapped(instantiate, cfg.data, augment=augment)
 
 
-def _net(cfg: DictConfig, datamodule):
+def build_net(cfg: DictConfig, datamodule):
     """The net the model's family builds for the role the task asks for on this data. An
     argument the net rejects (``InvalidArgument``: a patch size that does not divide the image,
     say) is the user's mistake, in one line; any other exception is a bug and keeps its traceback."""
@@ -176,7 +179,25 @@ def _checkpoint_to_start_from(cfg: DictConfig, output_dir: Path) -> str | None:
     return str(resolve_path(ckpt)) if ckpt and ckpt != "best" else None
 
 
+def _checkpoint_to_evaluate(cfg: DictConfig, task) -> str:
+    """The checkpoint an evaluation-only run (``train=false``) tests: the file ``ckpt_path`` names,
+    or the best checkpoint of the run folder it names. Weights that do not fit the net this
+    command builds (another model config) are refused in one line before any data is read."""
+    from seqvision.checkpoints import to_evaluate, weights_mismatch
+
+    path, why = to_evaluate(str(cfg.ckpt_path), resolve_path)
+    if why is not None:
+        raise ConfigError(why)
+    if (mismatch := weights_mismatch(task, path)) is not None:
+        raise ConfigError(f"ckpt_path={cfg.ckpt_path}: the weights in {path} do not fit the net this command builds "
+                          f"({mismatch}); valid: the model and data config the checkpoint was trained with; e.g. "
+                          f"ckpt_path=<its run folder> replays that run's overrides")
+    log.info("Evaluating %s", path)
+    return str(path)
+
+
 def _checkpoint_to_test(cfg: DictConfig, trainer, ckpt_path: str | None) -> str | None:
+    """After training, the best checkpoint of this run; in an evaluation-only run, the one given."""
     if not cfg.get("train", True):
         return ckpt_path
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""

@@ -279,11 +279,28 @@ def resolve_target(path: str, node: Any) -> Any:
                           f"e.g. choose an option of the group instead: {path.split('.')[0]}=<option>") from err
 
 
+def _is_target_node(value: Any) -> bool:
+    return isinstance(value, DictConfig) and "_target_" in value
+
+
+def _nested_targets(value: Any) -> dict[str, DictConfig] | None:
+    """A node that ``instantiate`` builds into objects: one target node, or a mapping whose values
+    are target nodes (or null), such as ``augmentation.ops``. None for a plain value."""
+    if _is_target_node(value):
+        return {"": value}
+    if isinstance(value, DictConfig) and len(value) and all(_is_target_node(v) or v is None for v in value.values()):
+        return {str(k): v for k, v in value.items() if v is not None}
+    return None
+
+
 def target_problems(path: str, node: DictConfig, target: Any, filled: Sequence[str] = (),
-                    extra: Mapping[str, Any] | None = None, name: str | None = None) -> list[str]:
+                    extra: Mapping[str, Any] | None = None, name: str | None = None,
+                    rules: Any = None) -> list[str]:
     """Keys of ``node`` that ``target`` does not take, values that do not fit, required keys
     left out. ``filled`` are the arguments the run driver supplies (``params``, ``net``, ...);
-    ``extra`` adds annotations for parameters the target annotates too loosely."""
+    ``extra`` adds annotations for parameters the target annotates too loosely. An argument that
+    is itself a target node, or a mapping of them (``augmentation.ops.flip``), is checked the
+    same way against its own target; ``rules(target)`` gives the ``extra`` of such a target."""
     params, open_kwargs = signature_of(target)
     extra = dict(extra or {})
     name = name or getattr(target, "__qualname__", None) or repr(target)
@@ -299,6 +316,13 @@ def target_problems(path: str, node: DictConfig, target: Any, filled: Sequence[s
         if OmegaConf.is_interpolation(node, key):
             continue  # the value it points to is checked where it is set
         value = _select(node, key, f"{path}.{key}")
+        if (children := _nested_targets(value)) is not None:
+            for child, child_node in children.items():
+                child_path = f"{path}.{key}" + (f".{child}" if child else "")
+                child_target = resolve_target(child_path, child_node)
+                found += target_problems(child_path, child_node, child_target, (),
+                                         rules(child_target) if rules else None, None, rules)
+            continue
         annotation, default = params[key]
         for ann in (annotation, extra.get(key, EMPTY)):
             if (problem := value_problem(f"{path}.{key}", value, ann, default)) is not None:

@@ -147,7 +147,13 @@ class SearchSweeper(Sweeper):
 
         value = ret.return_value if ret.status == JobStatus.COMPLETED else None
         if value is None or not isinstance(value, (int, float)) or not math.isfinite(float(value)):
-            why = ret._return_value if ret.status != JobStatus.COMPLETED else f"returned {value!r}"
+            metric = self.config.get("optimized_metric")
+            if ret.status != JobStatus.COMPLETED:
+                why = ret._return_value
+            elif value is None:
+                why = f"the run completed but logged no {metric} (e.g. it never validated), so the study cannot rank it"
+            else:
+                why = f"{metric} was {value!r}"
             log.warning("trial %d failed: %s", trial.number, why)
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
         else:
@@ -171,8 +177,9 @@ class SearchSweeper(Sweeper):
                                f"{sweep_dir}/*/results.json")
         best = study.best_trial
         write_text_atomic(sweep_dir / "optimization_results.yaml", OmegaConf.to_yaml(
-            {"name": "search", "best_trial": best.number, "best_params": best.params, "best_value": best.value}))
+            {"name": "search", "metric": self.config.get("optimized_metric"), "direction": self.direction,
+             "best_trial": best.number, "best_params": best.params, "best_value": best.value}))
         write_json_atomic(sweep_dir / "search.json", {
-            "study": study.study_name, "direction": self.direction, "best_trial": best.number,
+            "study": study.study_name, "metric": self.config.get("optimized_metric"), "direction": self.direction, "best_trial": best.number,
             "trials": [{"number": t.number, "state": t.state.name, "params": t.params, "value": t.value}
                        for t in study.trials]})

@@ -52,13 +52,14 @@ _LENGTH_ATTRS = {"OneCycleLR": "total_steps", "CosineAnnealingLR": "T_max"}
 
 def check_schedule_length(trainer: pl.Trainer) -> None:
     from seqvision.errors import ConfigError
+    from seqvision.schedules import schedule_length
 
     for config in trainer.lr_scheduler_configs:
         attr = _LENGTH_ATTRS.get(type(config.scheduler).__name__)
         if attr is None:
             continue
         built = int(getattr(config.scheduler, attr))
-        wanted = int(trainer.estimated_stepping_batches if config.interval == "step" else trainer.max_epochs)
+        wanted = schedule_length(trainer, config.interval)
         if built != wanted:
             unit = "steps" if config.interval == "step" else "epochs"
             raise ConfigError(

@@ -24,6 +24,8 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
+from seqvision.constraints import Chance, NonNegativeInt, PositiveInt
+
 log = logging.getLogger(__name__)
 
 
@@ -35,7 +37,7 @@ def _as_4d(x: torch.Tensor) -> tuple[torch.Tensor, torch.Size]:
 class RandomFlip(nn.Module):
     """Horizontal flip with probability ``p``, drawn per sample."""
 
-    def __init__(self, p: float = 0.5):
+    def __init__(self, p: Chance = 0.5):
         super().__init__()
         self.p = p
 
@@ -51,7 +53,7 @@ class RandomCrop(nn.Module):
     index over (sample, offset) that copies whole windows, where indexing batch, channel, row and
     column of every output element spends most of its time computing the indices."""
 
-    def __init__(self, pad: int = 4):
+    def __init__(self, pad: NonNegativeInt = 4):
         super().__init__()
         self.pad = pad
 
@@ -70,7 +72,7 @@ class RandomCrop(nn.Module):
 class Cutout(nn.Module):
     """Zero a ``size`` x ``size`` square at a per-sample random centre (DeVries & Taylor 2017)."""
 
-    def __init__(self, size: int = 8, p: float = 1.0):
+    def __init__(self, size: PositiveInt = 8, p: Chance = 1.0):
         super().__init__()
         self.size, self.p = size, p
 

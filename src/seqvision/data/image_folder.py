@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Literal
 
 import torch
 
+from seqvision.constraints import PositiveInt
 from seqvision.data.image_datamodule import ImageDataModule, log
 from seqvision.data.read_errors import reading
 from seqvision.errors import ConfigError, DataError
@@ -25,8 +27,11 @@ from seqvision.files import torch_save_atomic
 class ImageFolderDataModule(ImageDataModule):
     """``train/`` and ``test/`` are required; ``val/`` is used when present, else carved from train."""
 
-    def __init__(self, root: str = "data/images", image_size: int = 32, channels: int = 3,
-                 num_classes: int | None = None, **kwargs):
+    def __init__(self, root: str = "data/images", image_size: PositiveInt = 32, channels: Literal[1, 3] = 3,
+                 num_classes: PositiveInt | None = None, **kwargs):
+        """``image_size``: every image is resized to this square; ``channels``: 1 decodes grey, 3
+        decodes RGB (what the nets' ``input_shape`` then says); ``num_classes``: a check against the
+        class folders."""
         self.image_size, self.channels = int(image_size), int(channels)
         self.input_shape = (self.channels, self.image_size, self.image_size)
         super().__init__(root=root, **kwargs)

@@ -151,7 +151,7 @@ class CIFAR100DataModule(CIFAR10DataModule):
     def tv_class(self):
         from torchvision.datasets import CIFAR100
 
-        return CIFAR100
+        return CIFAR100 if self.verify else unverified(CIFAR100)
 
 
 def unverified(cls):

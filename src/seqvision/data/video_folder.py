@@ -31,10 +31,12 @@ import logging
 import os
 from collections import Counter
 from pathlib import Path
+from typing import Literal
 
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from seqvision.constraints import Fraction, NonNegativeInt, PositiveInt
 from seqvision.data.image_datamodule import ImageDataModule
 from seqvision.data.subset import describe as describe_limit
 from seqvision.data.subset import stratified_subset
@@ -78,25 +80,20 @@ class VideoFolderDataModule(ImageDataModule):
 
     input_kind = "clip"
 
-    def __init__(self, root: str, num_frames: int = 16, stride: int = 2, image_size: int = 112, channels: int = 3,
-                 train_list: str | None = None, test_list: str | None = None, hmdb51_splits: str | None = None,
-                 split_index: int = 1, kth_split: bool = False, test_fraction: float = 0.2,
-                 cache_dir: str | None = None, num_workers: int = 2, extensions: tuple[str, ...] = EXTENSIONS,
-                 mean=(0.432, 0.395, 0.376), std=(0.228, 0.221, 0.217), **kwargs):
-        for name, v in (("num_frames", num_frames), ("stride", stride), ("image_size", image_size)):
-            if not isinstance(v, int) or v < 1:
-                raise ConfigError(f"data.{name}={v!r} must be an integer >= 1; e.g. data.{name}=8")
-        if channels not in (1, 3):
-            raise ConfigError(f"data.channels={channels!r}; valid: 1 (grey) or 3 (RGB); e.g. data.channels=3")
-        if not 0.0 < test_fraction < 1.0:
-            raise ConfigError(f"data.test_fraction={test_fraction} must lie in (0, 1); e.g. data.test_fraction=0.2")
+    def __init__(self, root: str, num_frames: PositiveInt = 16, stride: PositiveInt = 2, image_size: PositiveInt = 112,
+                 channels: Literal[1, 3] = 3, train_list: str | None = None, test_list: str | None = None,
+                 hmdb51_splits: str | None = None, split_index: Literal[1, 2, 3] = 1, kth_split: bool = False,
+                 test_fraction: Fraction = 0.2, cache_dir: str | None = None, num_workers: NonNegativeInt = 2,
+                 extensions: tuple[str, ...] = EXTENSIONS, mean=(0.432, 0.395, 0.376), std=(0.228, 0.221, 0.217), **kwargs):
+        """Ranges are in the annotations (checked before anything is read); what depends on two
+        arguments at once is checked here."""
         if (train_list is None) != (test_list is None):
-            raise ConfigError("data.train_list and data.test_list go together (official splits); set both or neither")
+            raise ConfigError("data.train_list and data.test_list go together (an official UCF101 split); valid: both or "
+                              "neither; e.g. data.train_list=<ucfTrainTestlist>/trainlist01.txt "
+                              "data.test_list=<ucfTrainTestlist>/testlist01.txt")
         if sum((train_list is not None, hmdb51_splits is not None, bool(kth_split))) > 1:
-            raise ConfigError("choose one official split: data.train_list/test_list (UCF101), data.hmdb51_splits "
-                              "(HMDB51) or data.kth_split=true (KTH)")
-        if split_index not in (1, 2, 3):
-            raise ConfigError(f"data.split_index={split_index!r}; valid: 1, 2, 3 (the official splits); e.g. data.split_index=1")
+            raise ConfigError("more than one official split is set; valid: one of data.train_list/test_list (UCF101), "
+                              "data.hmdb51_splits (HMDB51) or data.kth_split=true (KTH); e.g. data.kth_split=false")
         self.num_frames, self.stride, self.image_size, self.channels = num_frames, stride, image_size, channels
         self.input_shape = (num_frames, channels, image_size, image_size)
         self.mean, self.std = tuple(mean), tuple(std)  # one value is repeated over the channels

@@ -42,15 +42,16 @@ class ConvStem(nn.Module):
     """A stack of ``num_layers`` conv blocks; also the feature extractor of cnn_lstm and hybrids.
 
     Spatial size halves after each block while it is at least ``min_size * 2``, so the same
-    depth works on 28x28 and 32x32 inputs (and on 8x8 without pooling to nothing).
+    depth works on 28x28 and 32x32 inputs (and on 8x8 without pooling to nothing). With
+    ``num_layers=0`` it passes the input through (a ConvLSTM on raw pixels).
     """
 
     def __init__(self, in_channels: int, image_size: Sequence[int], num_layers: int = 3,
                  width: int = 32, width_mult: float = 2.0, norm: str = "batch", min_size: int = 4,
                  convs_per_block: int = 1):
         super().__init__()
-        if num_layers < 1:
-            raise InvalidArgument(f"num_layers={num_layers} must be >= 1 (e.g. num_layers=3)")
+        if num_layers < 0:
+            raise InvalidArgument(f"num_layers={num_layers} must be >= 0 (e.g. num_layers=3)")
         blocks, c, h, w = [], in_channels, int(image_size[0]), int(image_size[1])
         for i in range(num_layers):
             c_out = int(round(width * width_mult**i))

@@ -14,7 +14,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from seqvision.constraints import OddPositiveInt, PositiveInt, Probability
+from seqvision.constraints import NonNegativeInt, OddPositiveInt, PositiveInt, Probability
 from seqvision.errors import InvalidArgument
 
 from .blocks import ConvStem, Norm
@@ -30,7 +30,7 @@ class ConvLSTMNet(nn.Module):
     def __init__(self, input_shape: Sequence[int], num_classes: int, num_layers: PositiveInt = 2,
                  hidden_channels: PositiveInt | Sequence[PositiveInt] | Sequence[int] = 64, kernel_size: OddPositiveInt = 3, cell: Cell = "vanilla",
                  peephole: bool | None = None, peephole_shape: Literal["position", "channel"] = "position", steps: PositiveInt = 3,
-                 stem_layers: PositiveInt = 2, stem_width: PositiveInt = 32, norm: Norm = "batch", dropout: Probability = 0.1):
+                 stem_layers: NonNegativeInt = 2, stem_width: PositiveInt = 32, norm: Norm = "batch", dropout: Probability = 0.1):
         super().__init__()
         if num_layers < 1:
             raise InvalidArgument(f"num_layers must be >= 1, got {num_layers}; e.g. num_layers=2")

@@ -18,8 +18,10 @@ log = logging.getLogger(__name__)
 def run_trial(cfg: DictConfig) -> float | None:
     done = trial.completed_result(cfg)
     if done is not None:
-        log.info("resume: %s completed before (%s); skipped", cfg.paths.output_dir, trial.identity()["trial_name"])
         name = cfg.get("optimized_metric")
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in sorted(done.get("metrics", {}).items()) if k.startswith("test/"))
+        log.info("resume: %s completed this run before (%s); nothing to do%s", cfg.paths.output_dir,
+                 trial.identity()["trial_name"] or "same overrides", f" ({shown})" if shown else "")
         return done.get("metrics", {}).get(name) if name else None
     if trial.requeued() and not cfg.get("resume"):
         log.info("SLURM requeued this trial: resuming from its last checkpoint")

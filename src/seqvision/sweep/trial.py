@@ -121,14 +121,15 @@ def read_results(folder: Path) -> dict | None:
 
 
 def completed_result(cfg: DictConfig) -> dict | None:
-    """With ``resume=true``: this trial's earlier ``results.json`` if it completed, else None.
+    """With ``resume=true``: this run's earlier ``results.json`` if it completed the same
+    experiment, else None (there is work left, or nothing to resume).
 
-    Refuses a folder that holds a different trial (the sweep's parameters changed since), since
-    resuming it would mix two experiments in one folder. Applies to sweep trials only: a single
-    run resumed with new overrides (``resume=<folder> trainer.max_epochs=20``) is an extension
-    that the resume logic of ``run.py`` checks and carries out.
+    A sweep trial whose folder holds a different trial (the sweep's parameters changed since) is
+    refused, since resuming it would mix two experiments in one folder. A single run resumed with
+    new overrides (``resume=<folder> trainer.max_epochs=20``) is an extension, not a finished
+    run: None, and the resume logic of ``run.py`` checks and carries it out.
     """
-    if not wants_resume(cfg) or not (in_multirun() or requeued()):
+    if not wants_resume(cfg):
         return None
     folder = Path(cfg.paths.output_dir)
     earlier = read_results(folder)
@@ -137,6 +138,8 @@ def completed_result(cfg: DictConfig) -> dict | None:
     now = comparable(identity()["overrides"])
     before = comparable(earlier.get("overrides", []))
     if before != now:
+        if not (in_multirun() or requeued()):
+            return None
         raise ConfigError(f"resume: {folder} holds another trial ({' '.join(before)}), not this one "
                           f"({' '.join(now)}); resume only with the sweep command that made the folder, "
                           f"or start a new sweep without resume=true")

@@ -53,6 +53,7 @@ class ClassificationTask(pl.LightningModule):
     net_inputs = ("input_shape", "num_classes")  # filled in from the data module
     task_inputs = ("num_classes",)
     monitor, monitor_mode, best_metric = "val/acc", "max", "val/acc_best"
+    metric_modes = {"loss": "min", "acc": "max", "acc_top5": "max", "val/acc_best": "max"}  # see tasks/directions.py
 
     def __init__(self, net: nn.Module, num_classes: int, optimizer: Any, scheduler: Any | None = None,
                  label_smoothing: Probability = 0.0, ema: Probability | None = None,

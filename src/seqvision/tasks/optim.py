@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from hydra.utils import instantiate
 
+from seqvision.schedules import schedule_length
 from seqvision.validate import Target
 
 if TYPE_CHECKING:
@@ -56,10 +57,7 @@ def configure_optimizers(module: pl.LightningModule, optimizer_cfg: Any, schedul
     interval = scheduler_cfg.get("interval", "epoch")
     kwargs = {}
     if scheduler_cfg.get("total_steps_arg"):
-        trainer = module.trainer
-        total = trainer.estimated_stepping_batches if interval == "step" else trainer.max_epochs
-        # At least 10: one-cycle divides by its warm-up length, which is empty on a 4-step smoke run.
-        kwargs[scheduler_cfg.total_steps_arg] = max(int(total), 10)
+        kwargs[scheduler_cfg.total_steps_arg] = schedule_length(module.trainer, interval)
     factory = instantiate(scheduler_cfg.scheduler)
     max_lr = getattr(factory, "keywords", {}).get("max_lr")
     if isinstance(max_lr, (int, float)) and len(optimizer.param_groups) > 1:  # one-cycle: keep each group's ratio

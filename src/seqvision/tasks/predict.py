@@ -57,6 +57,8 @@ class FramePredictionTask(pl.LightningModule):
     net_inputs = ("input_shape", "output_frames")
     task_inputs = ()
     monitor, monitor_mode, best_metric = "val/mse", "min", "val/mse_best"
+    metric_modes = {"loss": "min", "mse": "min", "mae": "min", "ssim": "max", "psnr": "max",  # see tasks/directions.py
+                    "val/mse_best": "min"}
 
     def __init__(self, net: nn.Module, optimizer: Any, scheduler: Any | None = None,
                  loss: Literal["mse", "bce"] = "mse", media_every_n_epochs: NonNegativeInt = 1):
