@@ -38,15 +38,17 @@ def _install() -> None:
     from seqvision.tasks.classify import ClassificationTask
 
     if "SV_PAUSE_AT_STEP" in os.environ:
+        import pytorch_lightning as pl
+
         at = int(os.environ["SV_PAUSE_AT_STEP"])
-        original = ClassificationTask.on_train_batch_end
+        original = pl.LightningModule.on_train_batch_end  # every task's (none overrides the hook)
 
         def on_train_batch_end(self, outputs, batch, batch_idx):
             original(self, outputs, batch, batch_idx)
             if self.trainer.global_step == at:
                 _pause_forever()
 
-        ClassificationTask.on_train_batch_end = on_train_batch_end
+        pl.LightningModule.on_train_batch_end = on_train_batch_end
 
     if "SV_NAN_AT_STEP" in os.environ:
         nan_step = int(os.environ["SV_NAN_AT_STEP"])

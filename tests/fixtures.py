@@ -67,3 +67,18 @@ def write_cifar10(root: Path, n_per_batch: int = 40, n_test: int = 80, seed: int
     (folder / "batches.meta").write_bytes(pickle.dumps(meta))
     md5["batches.meta"] = hashlib.md5((folder / "batches.meta").read_bytes()).hexdigest()
     return md5
+
+
+def write_cifar100(root: Path, n_train: int = 200, n_test: int = 100, seed: int = 0) -> Path:
+    """``cifar-100-python/{train,test,meta}`` as in the tarball (fine and coarse labels)."""
+    folder = Path(root) / "cifar-100-python"
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for name, n in (("train", n_train), ("test", n_test)):
+        x, y = separable_images(n, 32, 3, 100, rng)
+        entry = {"filenames": ["x.png"] * n, "batch_label": name, "fine_labels": [int(v) for v in y],
+                 "coarse_labels": [int(v) // 5 for v in y], "data": x.transpose(0, 3, 1, 2).reshape(n, -1)}
+        (folder / name).write_bytes(pickle.dumps(entry))
+    meta = {"fine_label_names": [f"class{i}" for i in range(100)], "coarse_label_names": [f"super{i}" for i in range(20)]}
+    (folder / "meta").write_bytes(pickle.dumps(meta))
+    return folder

@@ -85,3 +85,24 @@ def test_trivial_forecasts():
     mean = torch.rand(1, 2, 2)
     like = torch.zeros(2, 4, 1, 2, 2)
     assert torch.equal(constant_frames(mean, like), mean.expand(2, 4, 1, 2, 2))
+
+
+def test_per_frame_error_under_ddp_is_that_of_every_sequence_of_every_rank():
+    """Two ranks with 3 and 1 sequences: the error at each predicted frame is the mean over the 4
+    sequences of both ranks, not each rank's own mean. The other rank is simulated by the gather
+    function torchmetrics syncs states with, so the sync path runs without a process group."""
+    torch.manual_seed(0)
+    pred, target = torch.rand(4, 3, 1, 8, 8), torch.rand(4, 3, 1, 8, 8)
+    other = FrameError("mse", 3)
+    other.update(pred[3:], target[3:])
+    states = {torch.float64: other.per_step, torch.int64: other.sequences}
+
+    def gather(tensor, group=None):  # what gather_all_tensors returns on rank 0 of two
+        return [tensor, states[tensor.dtype]]
+
+    mine = FrameError("mse", 3, dist_sync_fn=gather, distributed_available_fn=lambda: True)
+    mine.update(pred[:3], target[:3])
+    expect = ((pred - target) ** 2).sum(dim=(2, 3, 4)).mean(0)
+    assert torch.allclose(mine.compute_per_step(), expect, atol=1e-6)
+    assert torch.allclose(mine.compute(), expect.mean(), atol=1e-6)
+    assert int(mine.sequences) == 3  # the states are this rank's own again afterwards

@@ -31,8 +31,25 @@ def test_every_k_steps_slow_moves_toward_fast_and_fast_restarts_from_slow():
     trainer.global_step = 3
     cb.on_train_batch_end(trainer, module, None, None, 2)
     assert module.weight.item() == 5.0  # between pulls the fast weights are left alone
+    trainer.global_step = 4
+    cb.on_train_batch_end(trainer, module, None, None, 3)
+    # the last step: the net takes the slow weights right away, so the last validation, the
+    # checkpoint it keeps and the test see them (at on_train_end it would be after all three)
+    assert module.weight.item() == 1.5 and cb.slow[0].item() == 1.5
+    module.weight.data.fill_(9.0)
     cb.on_train_end(trainer, module)
-    assert module.weight.item() == 1.5  # training ends on the slow weights
+    assert module.weight.item() == 9.0  # nothing left to pull after the last step
+
+
+def test_a_run_stopped_early_still_ends_on_the_slow_weights():
+    module, trainer, cb = _setup()
+    module.weight.data.fill_(2.0)
+    trainer.global_step = 2
+    cb.on_train_batch_end(trainer, module, None, None, 1)
+    module.weight.data.fill_(7.0)
+    trainer.global_step = 3  # max_time or early stopping ends the run here, before step 4
+    cb.on_train_end(trainer, module)
+    assert module.weight.item() == 1.5
 
 
 def test_the_slow_weights_survive_a_checkpoint():

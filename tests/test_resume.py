@@ -57,6 +57,15 @@ def kill_when_parked(run_dir: Path, marker: Path, extra: list[str] = (), **pause
     marker.unlink()
 
 
+def csv_rows(run_dir: Path) -> list[dict]:
+    """The rows of ``csv/metrics.csv``, in step order, with the empty cells left out."""
+    import csv
+
+    with open(run_dir / "csv" / "metrics.csv", newline="") as f:
+        rows = [{k: v for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
+    return sorted(rows, key=lambda r: (int(r["step"]), sorted(r)))
+
+
 def last_ckpt(run_dir: Path) -> dict:
     return torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
 
@@ -103,6 +112,8 @@ def test_sigkill_at_several_points_then_resume_matches_uninterrupted(tmp_path):
     assert steps == [1, 2, 3, 3, 4, 5, 5, 6, 7, 8, 9, 10]
     # same batches, same augmentation, same loss at every step as the uninterrupted run
     assert read_trace(run / "batch_trace.csv") == read_trace(reference / "batch_trace.csv")
+    # the same metrics.csv (Lightning's CSVLogger would have deleted the rows from before each resume)
+    assert csv_rows(run) == csv_rows(reference)
     # and the same final metrics, to the last bit
     expected, got = results(reference), results(run)
     assert got["status"] == "completed"
@@ -144,3 +155,34 @@ def test_a_run_shorter_than_the_schedule_floor_resumes_exactly(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert results(run)["metrics"] == results(reference)["metrics"]
     assert read_trace(run / "batch_trace.csv") == read_trace(reference / "batch_trace.csv")
+    # metrics.csv holds the steps logged before the kill and after the resume, each once
+    assert csv_rows(run) == csv_rows(reference)
+
+
+def test_a_frame_prediction_run_resumes_mid_epoch_with_its_epoch_metrics(tmp_path):
+    """Moving MNIST, killed inside its first epoch: the resumed run's train/loss of that epoch
+    covers the batches from before the kill too, so metrics.csv and the final metrics are those
+    of the uninterrupted run."""
+    args = ["data=moving_mnist", "data.source=digits", "data.image_size=32", "data.input_frames=3",
+            "data.output_frames=3", "data.train_size=24", "data.val_size=8", "data.test_size=8", "data.batch_size=4",
+            "model=convlstm", "model.net.num_layers=1", "model.net.hidden_channels=4", "task.media_every_n_epochs=0",
+            "trainer.max_epochs=2", "trainer.deterministic=true", "seed=7", "callbacks.rich_progress_bar=null",
+            "callbacks.model_summary=null", "callbacks.mid_epoch_checkpoint.every_n_train_steps=2"]
+    reference = tmp_path / "reference"
+    proc = run_train([*args, f"hydra.run.dir={reference}"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run, marker = tmp_path / "killed", tmp_path / "parked"
+    env = subprocess_env(SV_PAUSE_MARKER=str(marker), SV_PAUSE_AT_STEP="3")
+    proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "fault_injection.py"), *args, f"hydra.run.dir={run}"],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert marker.exists(), f"the run never reached step 3 (status {proc.poll()})"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert last_ckpt(run)["global_step"] == 2
+    proc = run_train([*args, "resume=true", f"hydra.run.dir={run}"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert csv_rows(run) == csv_rows(reference)
+    assert results(run)["metrics"] == results(reference)["metrics"]

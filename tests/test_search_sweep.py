@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 
-from sweeps_support import NAN_ENV, multirun, results, tail
+from sweeps_support import NAN_ENV, ROOT, multirun, results, tail
 
 import optuna
 
@@ -54,3 +54,44 @@ def test_search_survives_failed_trials_and_resumes_its_study(tmp_path):
     lrs = [t.params["optimizer.lr"] for t in study.trials]
     assert len(set(lrs)) == len(lrs), lrs
 
+
+
+def test_a_search_over_a_loss_minimizes_it_and_its_records_agree(tmp_path):
+    """``optimized_metric=val/loss``: the study minimizes (the direction follows the metric), and
+    the best trial of the study, of ``optimization_results.yaml`` and of the trials' own records
+    is the one with the lowest loss."""
+    import yaml
+
+    sweep = tmp_path / "sweep"
+    proc = multirun(["sweep=search", "optimized_metric=val/loss", "hydra.sweeper.n_trials=3", "hydra.sweeper.n_jobs=1",
+                     "hydra.sweeper.sampler.seed=0", "hydra.sweeper.params={}", "optimizer.lr=choice(0.00001,0.003,0.3)"],
+                    sweep)
+    assert proc.returncode == 0, tail(proc)
+    study = _study(sweep)
+    assert study.direction == optuna.study.StudyDirection.MINIMIZE
+    losses = {n: r["metrics"]["val/loss"] for n, r in results(sweep).items()}
+    assert len(set(losses.values())) == 3  # three learning rates, three different losses
+    best = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
+    lowest = min(losses, key=losses.get)
+    assert best["direction"] == "minimize" and best["metric"] == "val/loss"
+    assert best["best_trial"] == study.best_trial.number == lowest
+    assert best["best_value"] == min(losses.values())
+
+
+def test_the_direction_follows_the_optimized_metric_unless_set():
+    from conftest import compose as compose_run
+
+    def direction(*overrides):
+        from hydra import compose, initialize_config_dir
+        from hydra.core.global_hydra import GlobalHydra
+
+        compose_run([])  # registers the resolvers
+        GlobalHydra.instance().clear()
+        with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+            return compose("train", overrides=["sweep=search", *overrides], return_hydra_config=True).hydra.sweeper.direction
+
+    assert direction() == "maximize"  # val/acc_best, the classification task's best metric
+    assert direction("optimized_metric=val/loss") == "minimize"
+    assert direction("data=moving_mnist", "model=convlstm") == "minimize"  # val/mse_best
+    assert direction("data=moving_mnist", "model=convlstm", "optimized_metric=test/ssim") == "maximize"
+    assert direction("optimized_metric=val/loss", "hydra.sweeper.direction=maximize") == "maximize"

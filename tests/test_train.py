@@ -46,9 +46,29 @@ def test_cifar10_pickled_batches(tmp_path, monkeypatch):
     monkeypatch.setattr(CIFAR10, "test_list", [["test_batch", md5["test_batch"]]])
     monkeypatch.setattr(CIFAR10, "meta", {**CIFAR10.meta, "md5": md5["batches.meta"]})
     _, results = train_in_process(["data=cifar10", f"data.root={tmp_path / 'data'}", "data.download=false",
-                                   "data.batch_size=20", "augmentation=flip_crop", "model.net.width=8"], tmp_path / "run")
+                                   "data.batch_size=20", "augmentation=flip_crop", "model.net.width=8",
+                                   "trainer.max_epochs=4"], tmp_path / "run")
     assert results["status"] == "completed"
-    assert 0.0 <= results["metrics"]["test/acc"] <= 1.0
+    assert results["data"]["used"] == {"train": 180, "val": 20, "test": 80}
+    assert results["metrics"]["test/acc"] >= 0.4, results["metrics"]  # separable classes: far above chance (0.1)
+
+
+@pytest.mark.parametrize("dataset", ["cifar10", "cifar100"])
+def test_a_repacked_cifar_copy_is_refused_unless_verify_is_off(dataset, tmp_path):
+    """Files whose MD5s differ from the canonical ones (a re-packed copy): data.verify=true names
+    the first file that fails, data.verify=false reads every one of them."""
+    from fixtures import write_cifar10, write_cifar100
+
+    from seqvision.errors import DataError
+
+    (write_cifar10 if dataset == "cifar10" else write_cifar100)(tmp_path / "data")
+    args = [f"data={dataset}", f"data.root={tmp_path / 'data'}", "data.download=false", "data.batch_size=50",
+            "model.net.width=8", "model.net.num_layers=1"]
+    with pytest.raises(DataError, match="fails its MD5 check"):
+        train_in_process(args, tmp_path / "verified")
+    _, results = train_in_process([*args, "data.verify=false"], tmp_path / "unverified")
+    total = {"cifar10": 200 + 80, "cifar100": 200 + 100}[dataset]
+    assert sum(results["data"]["used"].values()) == total and results["data"]["evaluated"]["test"] == total - 200
 
 
 def test_cifar_with_wrong_checksum_is_reported_as_corrupt_or_missing(tmp_path):

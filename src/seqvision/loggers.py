@@ -1,4 +1,4 @@
-"""Logger factories. W&B decides between online and offline *before* it can hang.
+"""Loggers. W&B decides between online and offline *before* it can hang; the CSV log survives a resume.
 
 Left alone, ``wandb.init`` waits about two minutes on an unreachable server. Here we check
 for credentials and a TCP route first (a few seconds at most) and fall back to offline mode
@@ -6,15 +6,28 @@ with one line saying so; ``wandb sync <run dir>`` uploads the run later.
 
 The W&B run id is kept in ``<run folder>/wandb/run_id``: a resumed run (``resume=true``)
 logs to the same W&B run (``resume="allow"``) instead of starting a second one.
+
+Lightning's ``CSVLogger`` deletes an existing ``metrics.csv`` when a new process opens the same
+folder ("Previous log files in this directory will be deleted"), so a run resumed after a kill
+or a SLURM requeue would keep only the epochs after the resume, and the report's learning
+curves would start in the middle. ``ResumableCSVLogger`` keeps the earlier rows, except those at
+or after the first step the new process logs: the steps it replays from its checkpoint would
+otherwise be there twice.
 """
 
 from __future__ import annotations
 
+import csv
 import logging
+import math
 import netrc
 import os
 import socket
 from urllib.parse import urlparse
+
+from pytorch_lightning.loggers import CSVLogger
+from pytorch_lightning.loggers.csv_logs import ExperimentWriter
+from pytorch_lightning.loggers.logger import rank_zero_experiment
 
 from seqvision.files import write_text_atomic
 
@@ -86,3 +99,36 @@ def wandb_logger(**kwargs):
         kwargs.setdefault("resume", "allow")
     extra = {} if mode in ("online", "offline") else {"mode": mode}  # e.g. WANDB_MODE=disabled
     return WandbLogger(offline=mode == "offline", settings=settings, **extra, **kwargs)
+
+
+class _KeepingWriter(ExperimentWriter):
+    def _check_log_dir_exists(self) -> None:
+        """Reads the earlier rows instead of deleting the file (``log_dir`` is this run's own)."""
+        self._earlier: list[dict[str, str]] | None = None
+        if self._fs.isfile(self.metrics_file_path):
+            with self._fs.open(self.metrics_file_path, "r", newline="") as f:
+                self._earlier = list(csv.DictReader(f))
+
+    def save(self) -> None:
+        if self._earlier is not None and self.metrics:
+            first = min(float(m.get("step", math.inf)) for m in self.metrics)
+            kept = [row for row in self._earlier if row.get("step") not in (None, "") and float(row["step"]) < first]
+            keys = sorted({k for row in kept for k in row} | set(self.metrics_keys))
+            with self._fs.open(self.metrics_file_path, "w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=keys)
+                writer.writeheader()
+                writer.writerows(kept)
+            self.metrics_keys, self._earlier = keys, None
+        super().save()
+
+
+class ResumableCSVLogger(CSVLogger):
+    """``CSVLogger`` with ``metrics.csv`` kept across a resume (see the module docstring)."""
+
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> ExperimentWriter:
+        if self._experiment is None:
+            self._fs.makedirs(self.root_dir, exist_ok=True)
+            self._experiment = _KeepingWriter(log_dir=self.log_dir)
+        return self._experiment

@@ -5,7 +5,10 @@ Every ``every`` optimizer steps the slow weights move toward the fast ones,
 the fast weights restart from the slow ones; at the end of training the net keeps the slow
 weights. Early in a run ``d`` is near 0 (the average is the current weights), late it
 approaches ``decay`` (a long average): the averaging grows as the learning rate falls. Unlike
-``task.ema`` (an evaluation copy), training continues from the average. Every floating-point
+``task.ema`` (an evaluation copy), training continues from the average. After the run's last
+step the net takes the slow weights (airbench's final ``decay=1.0`` update), before the last
+validation: so that validation, the checkpoint it keeps and the test all see the slow weights,
+as airbench's evaluation does. Every floating-point
 tensor of the net's state is averaged, BatchNorm statistics included. Hand-written: Lightning's
 ``WeightAveraging`` keeps a separate averaged copy and has no way to write it back every k
 steps on a schedule. The slow weights are part of the checkpoint, so a resumed run averages on.
@@ -45,14 +48,19 @@ class Lookahead(pl.Callback):
             fast.copy_(slow)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
-        step = trainer.global_step
-        if self.slow is not None and step % self.every == 0:
-            total = max(1, int(trainer.estimated_stepping_batches))
+        if self.slow is None:
+            return
+        step, total = trainer.global_step, max(1, int(trainer.estimated_stepping_batches))
+        if step >= total:
+            self._pull(pl_module, 1.0)  # the last step: the net ends on the slow weights before the last validation
+        elif step % self.every == 0:
             self._pull(pl_module, self.decay * min(1.0, step / total) ** self.power)
 
     def on_train_end(self, trainer, pl_module) -> None:
-        if self.slow is not None:
-            self._pull(pl_module, 1.0)  # the net ends on the slow weights
+        """A run stopped before its last step (``max_time``, early stopping) ends on the slow
+        weights too; its test uses the best checkpoint, which a validation picked."""
+        if self.slow is not None and trainer.global_step < int(trainer.estimated_stepping_batches):
+            self._pull(pl_module, 1.0)
 
     def state_dict(self) -> dict[str, Any]:
         return {"slow": [s.detach().cpu() for s in self.slow]} if self.slow is not None else {}

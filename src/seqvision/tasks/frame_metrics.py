@@ -82,7 +82,11 @@ class FrameError(Metric):
         return (self.per_step.sum() / (self.sequences * len(self.per_step))).float()
 
     def compute_per_step(self) -> torch.Tensor:
-        return (self.per_step / self.sequences).float()
+        """The error at each predicted frame, over every sequence of every DDP rank: the states
+        are summed across ranks first, as ``compute`` does (torchmetrics syncs only ``compute``)."""
+        with self.sync_context(dist_sync_fn=self.dist_sync_fn, should_sync=self._to_sync,
+                               should_unsync=self._should_unsync):
+            return (self.per_step / self.sequences).float()
 
 
 class PerFrameMean(Metric):

@@ -29,6 +29,7 @@ from torchmetrics import MeanMetric, MinMetric
 from seqvision.constraints import NonNegativeInt
 from seqvision.errors import ConfigError
 from seqvision.frame_heads import FRAME_HEADS, to_frames
+from seqvision.tasks import epoch_metrics
 from seqvision.tasks.frame_metrics import FrameMetrics
 from seqvision.tasks.media import log_strip
 from seqvision.tasks.optim import configure_optimizers
@@ -164,7 +165,13 @@ class FramePredictionTask(pl.LightningModule):
     def on_test_epoch_end(self) -> None:
         self.samples.close("test")
         for k, v in enumerate(self.test_metrics.mse.compute_per_step().tolist(), start=1):
-            self.log(f"test/mse_t{k}", v, sync_dist=True)
+            self.log(f"test/mse_t{k}", v)  # already over every rank's sequences
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        epoch_metrics.save(self, checkpoint)  # train/loss of a mid-epoch checkpoint's epoch so far
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        epoch_metrics.load(self, checkpoint)
 
     def configure_optimizers(self):
         return configure_optimizers(self, self.optimizer_cfg, self.scheduler_cfg)
