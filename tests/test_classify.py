@@ -110,3 +110,22 @@ def test_norm_lr_scale_puts_normalization_parameters_in_a_faster_less_decayed_gr
     assert {id(p) for p in norm["params"]} == {id(net[1].weight), id(net[1].bias)}
     assert len(plain["params"]) == 4 and "lr" not in plain
     assert norm["lr"] == pytest.approx(6.4) and norm["weight_decay"] == pytest.approx(0.01 / 64)
+
+
+def test_the_mistakes_shown_come_from_every_class_the_most_confident_first():
+    """A class-sorted test set (an image folder) makes its mistakes class by class: the grid takes
+    each class's most confident mistake in turn, not the first mistakes in test order."""
+    from seqvision.tasks.mistakes import MistakeGallery
+
+    gallery = MistakeGallery(per_class=3)
+    true = torch.tensor([0] * 5 + [1] * 5 + [2] * 5)  # test order: every mistake of class 0 first
+    confidence = torch.tensor([0.3, 0.9, 0.5, 0.2, 0.4, 0.6, 0.55, 0.1, 0.2, 0.3, 0.95, 0.1, 0.1, 0.1, 0.1])
+    pictures = torch.arange(15).float().view(15, 1, 1, 1).expand(15, 1, 2, 2) / 20
+    for start in range(0, 15, 4):  # four batches, as a test loop hands them over
+        part = slice(start, start + 4)
+        gallery.add(pictures[part], true[part], (true[part] + 1) % 3, confidence[part])
+    shown = gallery.selected(5)
+    assert shown["true"].tolist() == [2, 0, 1, 1, 0]  # each class's first mistake, then each class's second
+    assert shown["confidence"].tolist() == pytest.approx([0.95, 0.9, 0.6, 0.55, 0.5])
+    assert shown["images"][0].flatten()[0].item() == pytest.approx(10 / 20, abs=1 / 255)  # sample 10 itself
+    assert len(gallery) == 9  # three kept per class

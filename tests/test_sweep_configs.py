@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -170,3 +171,38 @@ def test_a_ddp_rank_takes_its_trial_identity_from_the_environment(monkeypatch):
     me = {"sweep": "gates", "sweep_id": "x", "job_num": 4, "trial_name": "seed=1", "overrides": ["seed=1"]}
     monkeypatch.setenv(trial.TRIAL_ENV, json.dumps(me))
     assert trial.identity() == me and trial.group("train") == "gates/x"
+
+
+def _run_dir(monkeypatch, pid: int, **env: str) -> str:
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(os, "getpid", lambda: pid)
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        return str(hydra_compose("train", return_hydra_config=True).hydra.run.dir)
+
+
+def test_every_rank_of_a_torchrun_launch_names_the_same_run_folder(monkeypatch):
+    """Each rank is its own process, started at its own microsecond: without torchrun's run id in
+    the name, each would write its own folder (and its own .hydra, and its own log)."""
+    from seqvision.entry import _rank_suffix
+
+    compose([])  # registers the resolvers
+    folders = {_run_dir(monkeypatch, 1000 + rank, TORCHELASTIC_RUN_ID="f00d", LOCAL_RANK=str(rank), RANK=str(rank))
+               for rank in (0, 1)}
+    assert len(folders) == 1 and folders.pop().endswith("/train/runs/torchrun/f00d")
+    assert _rank_suffix() == "_rank1"  # rank 1 logs to train_rank1.log; rank 0 to train.log
+    monkeypatch.setenv("RANK", "0")
+    assert _rank_suffix() == ""
+
+
+def test_two_single_runs_never_share_a_folder(monkeypatch):
+    compose([])
+    monkeypatch.delenv("TORCHELASTIC_RUN_ID", raising=False)
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    a, b = _run_dir(monkeypatch, 1001), _run_dir(monkeypatch, 1002)
+    assert a != b and a.rsplit("-", 1)[1] == "1001"

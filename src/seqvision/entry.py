@@ -15,9 +15,24 @@ from seqvision.errors import UserError
 warnings.filterwarnings("ignore", message=".*isinstance\(treespec, LeafSpec\).*")
 
 
-def _unique_suffix() -> str:
-    """Microseconds and process id: two runs started in the same second never share a folder."""
-    return f"{time.time_ns() // 1000 % 1_000_000:06d}-{os.getpid()}"
+def _run_stamp() -> str:
+    """The run folder's name under ``runs/``: ``<date>/<time>_<microseconds>-<pid>``, so two runs
+    started in the same second never share a folder. Under torchrun each rank is a process of its
+    own, started at its own microsecond, and they must share one folder (one ``results.json``, one
+    set of checkpoints), on every node: there it is ``torchrun/<run id>``, the id torchrun gives
+    every rank of one launch (an elastic restart keeps it, and resumes in the same folder)."""
+    run_id = os.environ.get("TORCHELASTIC_RUN_ID")
+    if run_id and os.environ.get("LOCAL_RANK") is not None:
+        return f"torchrun/{run_id}"
+    now = time.time_ns()
+    return f"{time.strftime('%Y-%m-%d/%H-%M-%S', time.localtime(now / 1e9))}_{now // 1000 % 1_000_000:06d}-{os.getpid()}"
+
+
+def _rank_suffix() -> str:
+    """``""`` for rank 0 (and a single process), ``_rank<k>`` for rank k of a torchrun group: every
+    rank logs to a file of its own in the shared run folder."""
+    rank = os.environ.get("RANK", "0") if os.environ.get("LOCAL_RANK") is not None else "0"
+    return "" if rank in ("", "0") else f"_rank{rank}"
 
 
 def _fast_precision(accelerator: str = "auto") -> str:
@@ -74,11 +89,13 @@ def _direction(target: str, metric: str) -> str:
 
 
 def register_resolvers() -> None:
-    """``sv.uid`` makes folder names unique; ``sv.group``/``sv.trial_name``/``sv.job_type`` name
+    """``sv.run_stamp`` names run folders (unique, and shared by the ranks of a torchrun group);
+    ``sv.rank_suffix`` names a rank's log file; ``sv.group``/``sv.trial_name``/``sv.job_type`` name
     W&B runs after their sweep and overrides (see seqvision.sweep.trial); ``sv.task`` reads a
     fact the task class declares; ``sv.mode`` and ``sv.direction`` say which way a metric is better
 (``seqvision.tasks.directions``); ``sv.fast_precision`` picks bf16 where it is native."""
-    for name, fn, cache in (("sv.uid", _unique_suffix, True), ("sv.group", _group, False),
+    for name, fn, cache in (("sv.run_stamp", _run_stamp, True), ("sv.rank_suffix", _rank_suffix, True),
+                            ("sv.group", _group, False),
                             ("sv.trial_name", _trial_name, False), ("sv.job_type", _job_type, False),
                             ("sv.task", _task_fact, False), ("sv.mode", _metric_mode, False),
                             ("sv.direction", _direction, False), ("sv.fast_precision", _fast_precision, True)):
@@ -87,7 +104,7 @@ def register_resolvers() -> None:
 
 
 # At import, not only in train.py: a Ray worker unpickles the task function without running
-# train.py, and must still resolve the run folder's ${sv.uid:}.
+# train.py, and must still resolve the run folder's ${sv.run_stamp:}.
 register_resolvers()
 
 

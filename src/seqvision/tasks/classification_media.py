@@ -2,7 +2,7 @@
 
 A test accuracy says how often the model is wrong; these say where. At test (and, with
 ``task.media_every_n_epochs=N``, every N-th validation) the task hands the confusion matrix
-(torchmetrics, summed over DDP ranks) and the first misclassified images to ``publish``, which
+(torchmetrics, summed over DDP ranks) and the chosen misclassified images (``tasks/mistakes.py``) to ``publish``, which
 writes ``<run>/media/<stage>_confusion_matrix.png``, ``<stage>_per_class_accuracy.csv`` and
 ``<stage>_misclassified.png`` and sends the two figures to TensorBoard (``add_figure``) and
 W&B (``wandb.Image``). Drawn with matplotlib, off screen.
@@ -53,8 +53,10 @@ def confusion_figure(confusion: torch.Tensor, names: list[str]):
     return fig
 
 
-def misclassified_figure(images: torch.Tensor, true: torch.Tensor, pred: torch.Tensor, names: list[str]):
-    """A grid of images in [0, 1] ``(N, C, H, W)`` (a clip shows its middle frame), titled true -> predicted."""
+def misclassified_figure(images: torch.Tensor, true: torch.Tensor, pred: torch.Tensor, names: list[str],
+                         confidence: torch.Tensor | None = None):
+    """A grid of images in [0, 1] ``(N, C, H, W)`` (a clip shows its middle frame), titled
+    true -> predicted (and the probability the net gave its prediction)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -73,7 +75,8 @@ def misclassified_figure(images: torch.Tensor, true: torch.Tensor, pred: torch.T
         img = images[k].float().cpu()
         ax.imshow(img[0] if img.shape[0] == 1 else img.permute(1, 2, 0), cmap="gray" if img.shape[0] == 1 else None,
                   vmin=0, vmax=1)
-        ax.set_title(f"{names[int(true[k])]} -> {names[int(pred[k])]}", fontsize=7)
+        sure = f" ({float(confidence[k]):.0%})" if confidence is not None else ""
+        ax.set_title(f"{names[int(true[k])]} -> {names[int(pred[k])]}{sure}", fontsize=7)
     fig.tight_layout()
     return fig
 
@@ -84,7 +87,8 @@ def publish(module, stage: str, confusion: torch.Tensor, names: list[str], wrong
 
     figures = {"confusion_matrix": confusion_figure(confusion, names)}
     if len(wrong.get("images", ())):
-        figures["misclassified"] = misclassified_figure(wrong["images"], wrong["true"], wrong["pred"], names)
+        figures["misclassified"] = misclassified_figure(wrong["images"], wrong["true"], wrong["pred"], names,
+                                                        wrong.get("confidence"))
     step = module.global_step
     for name, fig in figures.items():
         _to_loggers(module, f"{stage}/{name}", fig, step)

@@ -14,6 +14,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionM
 from seqvision.constraints import NonNegativeInt, PositiveFloat, Probability
 from seqvision.tasks import epoch_metrics
 from seqvision.tasks.classification_media import per_class_accuracy, publish
+from seqvision.tasks.mistakes import MistakeGallery
 from seqvision.tasks.optim import configure_optimizers
 from seqvision.tasks.sample_counts import SampleCounts
 
@@ -42,7 +43,8 @@ class ClassificationTask(pl.LightningModule):
     are trained with the soft cross-entropy; accuracy then counts the most probable class.
 
     At test, and every ``media_every_n_epochs``-th validation (0: test only), a confusion matrix,
-    per-class accuracy and a grid of misclassified images go to the loggers and the run folder
+    per-class accuracy and a grid of misclassified images (every class's most confident mistakes
+    in turn, ``tasks/mistakes.py``) go to the loggers and the run folder
     (``tasks/classification_media.py``); the test's per-class accuracy also to ``results.json``."""
 
     MISCLASSIFIED_SHOWN = 32
@@ -65,7 +67,7 @@ class ClassificationTask(pl.LightningModule):
         self.label_smoothing, self.ema, self.tta = label_smoothing, ema, tta
         self.media_every_n_epochs, self.norm_lr_scale = media_every_n_epochs, norm_lr_scale
         self.confusion = nn.ModuleDict({s: MulticlassConfusionMatrix(num_classes) for s in ("val", "test")})
-        self.wrong: dict[str, dict[str, list]] = {}
+        self.wrong: dict[str, MistakeGallery] = {}
         self.per_class_accuracy: dict[str, float] = {}
         self.top5 = num_classes > 10
         for stage in ("train", "val", "test"):
@@ -112,7 +114,7 @@ class ClassificationTask(pl.LightningModule):
             self.samples.update(stage, y.shape[0])
         getattr(self, f"{stage}_acc")(logits.detach(), y)
         if stage != "train" and self._media_due(stage):
-            self._collect(stage, x, y, logits.detach().argmax(1))
+            self._collect(stage, x, y, logits.detach())
         self.log(f"{stage}/loss", getattr(self, f"{stage}_loss"), on_step=on_step, on_epoch=True, prog_bar=True)
         self.log(f"{stage}/acc", getattr(self, f"{stage}_acc"), on_step=False, on_epoch=True, prog_bar=True)
         if self.top5:
@@ -152,19 +154,18 @@ class ClassificationTask(pl.LightningModule):
             return False
         return self.current_epoch % self.media_every_n_epochs == 0
 
-    def _collect(self, stage: str, x: torch.Tensor, y: torch.Tensor, pred: torch.Tensor) -> None:
+    def _collect(self, stage: str, x: torch.Tensor, y: torch.Tensor, logits: torch.Tensor) -> None:
+        probs = logits.float().softmax(1)
+        confidence, pred = probs.max(1)
         self.confusion[stage].update(pred, y)
-        wrong = self.wrong.setdefault(stage, {"images": [], "true": [], "pred": []})
-        room = self.MISCLASSIFIED_SHOWN - sum(len(t) for t in wrong["true"])
-        if room > 0:
-            miss = (pred != y).nonzero().flatten()[:room]
-            if len(miss):
-                datamodule = getattr(self.trainer, "datamodule", None)
-                images = x[miss].float()
-                images = datamodule.denormalize(images) if hasattr(datamodule, "denormalize") else images.clamp(0, 1)
-                wrong["images"].append(images.cpu())
-                wrong["true"].append(y[miss].cpu())
-                wrong["pred"].append(pred[miss].cpu())
+        miss = (pred != y).nonzero().flatten()
+        if len(miss):
+            datamodule = getattr(self.trainer, "datamodule", None)
+            images = x[miss].float()
+            images = images[:, images.shape[1] // 2] if images.dim() == 5 else images  # a clip: its middle frame
+            images = datamodule.denormalize(images) if hasattr(datamodule, "denormalize") else images.clamp(0, 1)
+            gallery = self.wrong.setdefault(stage, MistakeGallery(self.MISCLASSIFIED_SHOWN))
+            gallery.add(images, y[miss], pred[miss], confidence[miss])
 
     def _class_names(self, n: int) -> list[str]:
         names = getattr(getattr(self.trainer, "datamodule", None), "class_names", None)
@@ -173,7 +174,8 @@ class ClassificationTask(pl.LightningModule):
     def _publish(self, stage: str) -> torch.Tensor:
         """Confusion matrix (synced over ranks) and this rank's mistakes to the loggers and files."""
         confusion = self.confusion[stage].compute()
-        wrong = {k: torch.cat(v) for k, v in self.wrong.pop(stage, {}).items() if v}
+        gallery = self.wrong.pop(stage, None)
+        wrong = gallery.selected(self.MISCLASSIFIED_SHOWN) if gallery is not None else {}
         publish(self, stage, confusion, self._class_names(len(confusion)), wrong)
         self.confusion[stage].reset()
         return confusion
