@@ -136,6 +136,8 @@ CLI = [
     ("resume-no-folder", ["resume=/nonexistent/run"], "no such run folder"),
     ("patch-size", ["model=attention", "model.net.patch_size=6"], "patch_size=6 does not divide"),
     ("evaluate-best", ["train=false", "ckpt_path=best"], "ckpt_path=best names a checkpoint of this run"),
+    ("trainer-typo", ["trainer.max_epoch=3"], "trainer.max_epoch is not an option of"),
+    ("plus-on-existing-key", ["+optimizer.lr=0.1"], "+key=value adds a new one"),
     ("classify-frames", ["data=moving_mnist", "model=convlstm", "task=classify"],
      "task=classify learns from class labels, but data=moving_mnist gives the frames"),
 ]

@@ -12,16 +12,14 @@ a single run the config is composed once here first, without importing torch, an
 mistake becomes one ``error:`` line with the valid values and exit status 2, like every other
 bad input. Multiruns and ``--flags`` are left to Hydra, whose sweep grammar this does not model.
 
-Every argument of Lightning's ``Trainer`` can be set as ``trainer.<arg>=value``: one that the
-trainer config does not list (``trainer.limit_train_batches=5``) is passed to Hydra as
-``++trainer.<arg>=value``. The Trainer's argument names are read from Lightning's source
-(its ``__init__`` signature, parsed, not imported: importing Lightning takes seconds, and this
-runs for ``--help`` too); config validation then checks the value against the signature.
+Every argument of Lightning's ``Trainer`` can be set as ``trainer.<arg>=value``: it is passed to
+Hydra as ``++trainer.<arg>=value``, so one that the trainer config does not list
+(``trainer.limit_train_batches=5``) is added; config validation then checks the name and the
+value against the Trainer's signature.
 """
 
 from __future__ import annotations
 
-import functools
 import inspect
 import os
 import re
@@ -117,15 +115,27 @@ def _group_options(conf_dir: Path, group: str) -> list[str]:
 
 
 def _explain(err: Exception, args: list[str], conf_dir: Path) -> str:
-    text = str(err)
-    first = text.strip().splitlines()[0] if text.strip() else type(err).__name__
-    if m := re.search(r"Could not (?:find|load) '([\w/]+)/([^']+)'", text):
-        group, option = m.group(1), m.group(2)
-        valid = _group_options(conf_dir, group)
+    """One line for a command Hydra cannot compose, from the exception's type and attributes
+    (Hydra's ``MissingConfigException`` names the option and the valid ones, its
+    ``OverrideParseException`` the override, a ``ConfigCompositionException`` caused by
+    OmegaConf's key error the key), never from the wording of its message."""
+    from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
+    from omegaconf.errors import ConfigAttributeError, ConfigKeyError
+
+    text = str(err).strip()
+    first = text.splitlines()[0] if text else type(err).__name__
+    if isinstance(err, MissingConfigException) and err.missing_cfg_file and "/" in err.missing_cfg_file:
+        group, option = err.missing_cfg_file.rsplit("/", 1)
+        valid = list(err.options or []) or _group_options(conf_dir, group)
         return (f"{group}={option} is not an option of {group}; valid: {', '.join(valid)}; "
                 f"e.g. {group}={valid[0] if valid else '<name>'}")
-    if m := re.search(r"Could not override '([^']+)'", text):
-        key = m.group(1)
+    if isinstance(err, OverrideParseException):
+        return (f"cannot parse the override {err.override!r} ({first}); valid: key=value, +key=value, ~key; "
+                f"quote values with special characters, e.g. 'tags=[a,b]' or optimizer.lr=0.01")
+    cause = err.__cause__
+    if isinstance(err, ConfigCompositionException) and isinstance(cause, (ConfigAttributeError, ConfigKeyError)) \
+            and cause.full_key:
+        key = str(cause.full_key)
         parent, _, leaf = key.rpartition(".")
         listed, accepted = _keys_under(parent, args, conf_dir)
         if leaf in accepted:  # an argument of the target that its yaml does not list
@@ -134,11 +144,9 @@ def _explain(err: Exception, args: list[str], conf_dir: Path) -> str:
         valid = sorted(k for k in set(listed) | set(accepted) if not k.startswith("_"))
         hint = f"valid keys under {parent or 'the top level'}: {', '.join(valid)}; " if valid else ""
         return f"{key} is not a config key; {hint}e.g. fix the spelling"
-    if m := re.search(r"Error parsing override '([^']+)'", text) or re.search(r"at input '([^']+)'", text):
-        return (f"cannot parse the override {m.group(1)!r} ({first}); valid: key=value, +key=value, ~key; "
-                f"quote values with special characters, e.g. 'tags=[a,b]' or optimizer.lr=0.01")
-    if "already at" in text:
-        return f"{first}; valid: key=value to change an existing key, +key=value only for a new one; e.g. optimizer.lr=0.01"
+    if isinstance(err, ConfigCompositionException):
+        return (f"{first}; valid: key=value changes an existing key, +key=value adds a new one, ++key=value either; "
+                f"e.g. optimizer.lr=0.01")
     return f"{first}; see python train.py --help"
 
 
@@ -167,36 +175,18 @@ def _keys_under(parent: str, args: list[str], conf_dir: Path) -> tuple[list[str]
         return [], []
 
 
-@functools.lru_cache(maxsize=1)
-def trainer_arguments() -> frozenset[str]:
-    """The parameter names of ``pytorch_lightning.Trainer.__init__``, from its source file."""
-    import ast
-    import importlib.util
-
-    spec = importlib.util.find_spec("pytorch_lightning")
-    if spec is None or not spec.submodule_search_locations:
-        return frozenset()
-    source = Path(next(iter(spec.submodule_search_locations))) / "trainer" / "trainer.py"
-    tree = ast.parse(source.read_text())
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ClassDef) and node.name == "Trainer":
-            for item in node.body:
-                if isinstance(item, ast.FunctionDef) and item.name == "__init__":
-                    a = item.args
-                    return frozenset(x.arg for x in [*a.args, *a.kwonlyargs] if x.arg != "self")
-    return frozenset()
-
-
 def trainer_overrides(argv: list[str]) -> list[str]:
-    """``trainer.<Trainer argument>=v`` becomes ``++trainer.<argument>=v`` (add or override), so
-    any Trainer argument is accepted whether or not ``conf/trainer`` lists it."""
+    """``trainer.<name>=v`` becomes ``++trainer.<name>=v`` (add or override), so any argument of
+    Lightning's ``Trainer`` can be set whether or not ``conf/trainer`` lists it. Which names the
+    Trainer takes is not decided here: config validation checks the ``trainer`` node against the
+    Trainer's signature (``inspect.signature``, through ``seqvision.validate``), so a misspelt
+    ``trainer.max_epoch=5`` is one line naming the valid arguments, and this stays free of the
+    seconds that importing Lightning costs (``--help`` answers before that)."""
     out = [argv[0]]
     for arg in argv[1:]:
         key = _key(arg)
-        if key and "=" in arg and not arg.startswith(("+", "~")) and key.startswith("trainer."):
-            name = key.split(".", 2)[1]
-            if key.count(".") == 1 and name in trainer_arguments():
-                arg = "++" + arg
+        if key and "=" in arg and not arg.startswith(("+", "~")) and key.startswith("trainer.") and key.count(".") == 1:
+            arg = "++" + arg
         out.append(arg)
     return out
 
