@@ -6,6 +6,11 @@ classes and a "quick" run on it measures nothing. Here every class keeps its sha
 split (largest-remainder rounding, at least one sample per class when N allows it), and the
 samples within a class are drawn with a generator seeded by ``data.split_seed``, so a limited
 run sees the same subset on every machine and for every ``seed``.
+
+Written here rather than taken from scikit-learn's ``StratifiedShuffleSplit``: its allocation
+(``_approximate_mode``) gives a class below one sample's share none at all (5 of 1,000 samples,
+a limit of 10: 10 of the large class and 0 of the small one), and it refuses a class with a
+single sample; a limited run must still see every class.
 """
 
 from __future__ import annotations

@@ -21,9 +21,8 @@ video, KTH's person). A clip whose name follows none of these patterns is its ow
 
 from __future__ import annotations
 
-import random
 import re
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
 from seqvision.errors import DataError
@@ -104,30 +103,36 @@ def source_of(clip: Path, label: str) -> str:
 def split_by_group(clips: list[tuple[Path, str]], fraction: float, seed: int) -> tuple[list[Path], list[Path]]:
     """``(kept, held_out)``: whole groups held out, about ``fraction`` of each class's clips.
 
-    Groups are visited in a seeded order; a group is held out while every class it contains is
-    below its quota (``round(fraction * clips of the class)``, at least one clip where a class has
-    two or more groups) and keeps at least one other group in the kept part. One group can hold
-    several classes (a KTH person performs every action), so quotas are met approximately.
+    scikit-learn's ``StratifiedGroupKFold`` (shuffled with ``seed``) deals the groups into
+    ``k = round(1 / fraction)`` folds, keeping each class's share in every fold and never splitting
+    a group; the first fold is held out (so the held-out share is ``1 / k``: 0.2, 0.25, 1/3, 0.5).
+    One thing it does not promise is added here: a class whose every group landed in the held-out
+    fold (a class of one source video, say) gets those groups back, so training sees every class.
+    One group can hold several classes (a KTH person performs every action).
     """
-    groups: dict[str, list[tuple[Path, str]]] = defaultdict(list)
-    for clip, label in clips:
-        groups[source_of(clip, label)].append((clip, label))
-    per_class = Counter(label for _, label in clips)
-    groups_of_class = Counter(label for members in groups.values() for label in {lab for _, lab in members})
-    quota = {c: max(1, round(fraction * n)) if groups_of_class[c] > 1 else 0 for c, n in per_class.items()}
-    held_count, kept_groups = Counter(), dict(groups_of_class)
-    order = sorted(groups)
-    random.Random(seed).shuffle(order)
-    held: list[Path] = []
-    for key in order:
-        counts = Counter(label for _, label in groups[key])
-        if all(held_count[c] < quota[c] and kept_groups[c] > 1 for c in counts):
-            held += [clip for clip, _ in groups[key]]
-            held_count.update(counts)
-            for c in counts:
-                kept_groups[c] -= 1
-    held_set = set(held)
-    return sorted(c for c, _ in clips if c not in held_set), sorted(held)
+    import numpy as np
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    groups = [source_of(clip, label) for clip, label in clips]
+    labels = [label for _, label in clips]
+    # k as the fraction asks, but no more folds than there are groups, or clips in the largest
+    # class (StratifiedGroupKFold refuses both; a tiny data set then holds out more than asked)
+    folds = min(max(2, round(1 / fraction)), len(set(groups)), max(Counter(labels).values()))
+    if folds < 2:
+        return sorted(c for c, _ in clips), []
+    import warnings
+
+    with warnings.catch_warnings():  # "the least populated class has fewer members than n_splits": expected for small classes
+        warnings.simplefilter("ignore", UserWarning)
+        splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+        _, held_idx = next(splitter.split(np.zeros(len(clips)), labels, groups))
+    held_groups = {groups[i] for i in held_idx}
+    for label in set(labels):
+        of_class = {g for g, lab in zip(groups, labels) if lab == label}
+        if of_class <= held_groups:
+            held_groups -= of_class
+    held = sorted(c for (c, _), g in zip(clips, groups) if g in held_groups)
+    return sorted(c for (c, _), g in zip(clips, groups) if g not in held_groups), held
 
 
 def grouping_name(clips: list[tuple[Path, str]]) -> str:
