@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -103,6 +104,8 @@ def test_experiment_composes_validates_and_cites_its_source(name):
 
     path = ROOT / "experiments" / f"{name}.yaml"
     text = path.read_text()
+    if recipe := re.search(r"conf/recipe/(\w+)\.yaml", text):  # its settings, and their sources, are its recipe's
+        text += (CONF / "recipe" / f"{recipe.group(1)}.yaml").read_text()
     assert "arXiv:" in text or "doi" in text.lower(), f"{name} cites no source"
     assert not _missing_groups(path)
     cfg = compose([f"experiment={name}"])

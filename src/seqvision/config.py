@@ -156,7 +156,7 @@ class Validation:
         """Plain values first (no import needed: a bad seed is reported at once), then every
         node against the code it configures, then what needs the pieces together."""
         skip = {Target: lambda path, node: [], Targets: lambda path, node: []}
-        self.found += dataclass_problems("", self.cfg, RunConfig, skip)
+        self.found += recipe_problems(self.cfg) + dataclass_problems("", self.cfg, RunConfig, skip)
         if self.found:
             return self.found
         handlers = {Target: self._target, Targets: self._targets}
@@ -364,6 +364,62 @@ class Validation:
         return []
 
 
+def _explicit_overrides() -> list[str]:
+    """The overrides of the command line (Hydra's ``overrides.task``), or none outside Hydra."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+    except Exception:
+        return []
+
+
+def active_recipe(cfg: DictConfig) -> tuple[str, DictConfig] | None:
+    """``(name, its settings)`` of the ``conf/recipe`` file this run takes, or None."""
+    name = _choice("recipe")
+    path = Path(str(OmegaConf.select(cfg, "paths.root_dir") or ".")) / "conf" / "recipe" / f"{name}.yaml"
+    if not name or name == "none" or not path.is_file():
+        return None
+    return name, OmegaConf.load(path)
+
+
+def recipe_problems(cfg: DictConfig) -> list[str]:
+    """A recipe named on the command line must exist (the defaults entry is optional, so a typo
+    would silently train without one), and a group the command chose is what the run gets: a
+    recipe that trains with another class of that group (its ``_target_``: SGD where
+    ``optimizer=adamw`` was asked for) is refused rather than left to win in silence."""
+    folder = Path(str(OmegaConf.select(cfg, "paths.root_dir") or ".")) / "conf" / "recipe"
+    given = {o.split("=", 1)[0].lstrip("+~"): o.split("=", 1)[1] for o in _explicit_overrides() if "=" in o}
+    if "recipe" in given and given["recipe"] not in ("none", "null") and not (folder / f"{given['recipe']}.yaml").is_file():
+        valid = sorted(p.stem for p in folder.glob("*.yaml"))
+        return [f"recipe={given['recipe']} is not an option of recipe; valid: {', '.join(valid)}; e.g. recipe=none"]
+    recipe = active_recipe(cfg)
+    if recipe is None:
+        return []
+    name, settings = recipe
+    found = []
+    for group, where in (("optimizer", "optimizer._target_"), ("scheduler", "scheduler.scheduler._target_")):
+        replaced = OmegaConf.select(settings, where)
+        if group in given and replaced is not None:
+            found.append(f"{group}={given[group]} is replaced by recipe={name}, which trains with {replaced}; valid: "
+                         f"recipe=none {group}={given[group]} (the defaults of every other group), or the recipe's "
+                         f"own {group} with its values changed; e.g. recipe=none {group}={given[group]}")
+    return found
+
+
+def recipe_hint(cfg: DictConfig, problem: str) -> str:
+    """``problem`` with a pointer to the recipe when the key it names is one the recipe sets."""
+    recipe = active_recipe(cfg)
+    if recipe is None:
+        return problem
+    name, settings = recipe
+    key = problem.split("=", 1)[0].split(" ", 1)[0]
+    given = {o.split("=", 1)[0].lstrip("+~") for o in _explicit_overrides()}
+    if "recipe=" in problem or key in given or OmegaConf.select(settings, key, default=None) is None:
+        return problem
+    return f"{problem} (recipe={name} sets {key}; recipe=none drops the recipe)"
+
+
 def models_for(cfg: DictConfig, role: str) -> list[str]:
     """The ``conf/model`` options whose family builds ``role``."""
     from hydra.utils import get_object
@@ -386,4 +442,4 @@ def validate(cfg: DictConfig) -> None:
     """Raises one ConfigError listing every problem (one line each), or returns."""
     found = Validation(cfg).problems()
     if found:
-        raise ConfigError("\n".join(dict.fromkeys(found)))
+        raise ConfigError("\n".join(dict.fromkeys(recipe_hint(cfg, p) for p in found)))

@@ -75,7 +75,7 @@ class RunRecord:
         way; whether a missing value is a problem is the sweeper's to say (the search records
         such a trial as failed, naming the metric)."""
         name, metrics = self.cfg.get("optimized_metric"), self.results["metrics"]
-        if name and name not in metrics and self.cfg.get("train", True):
+        if name and name not in metrics and self.cfg.get("train", True) and self.results.get("sweep"):
             log.warning("optimized_metric=%s was not logged by this run (logged: %s); a sweeper gets no value from it",
                         name, ", ".join(sorted(metrics)) or "nothing")
         return metrics.get(name) if name else None

@@ -17,7 +17,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from seqvision.config import validate
+from seqvision.config import active_recipe, validate
 from seqvision.errors import ConfigError, InvalidArgument
 from seqvision.files import remove_stale_temporaries, resolve_path
 from seqvision.results import RunRecord
@@ -31,6 +31,9 @@ def train(cfg: DictConfig, record: dict[str, Any] | None = None) -> float | None
     ``cfg.optimized_metric`` for Hydra sweepers. ``record``: what the caller (a sweep) wants in
     ``results.json`` besides the run's own facts (trial identity, resources)."""
     validate(cfg)
+    if (recipe := active_recipe(cfg)) is not None:
+        log.info("recipe %s: the measured settings of this model on this data (conf/recipe/%s.yaml); any value stays "
+                 "overridable, recipe=none drops them", recipe[0], recipe[0])
     import pytorch_lightning as pl
 
     from seqvision import speed
