@@ -52,6 +52,8 @@ def header(title: str) -> None:
     print(f"# command: {' '.join(sys.argv)}")
     print(f"# {time.strftime('%Y-%m-%d %H:%M:%S %Z')}, {cpu_model()}, {os.cpu_count()} cores, "
           f"python {platform.python_version()}, torch {torch.__version__}, {torch.get_num_threads()} threads, {load()}")
+    if "--smoke" in sys.argv:
+        print("# --smoke: tiny data and sizes, to check that the script runs; its figures mean nothing")
 
 
 def interleave(cases: dict[str, Callable[[], float]], repeats: int) -> dict[str, list[float]]:

@@ -9,6 +9,7 @@ the median's ratio to nn.LSTM. The FLOPs column is the multiply-add count relati
 
     python benchmarks/cells.py                 # batch 128, 28 steps, input 28, hidden 128
     python benchmarks/cells.py --compile       # adds torch.compile'd step rows
+    python benchmarks/cells.py --smoke         # seconds, tiny sizes: checks the script, its figures mean nothing
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from seqvision.nets.cells import CELLS, LSTM_SPECS, RecurrentCell, RecurrentStack  # noqa: E402
+from seqvision.nets.cells import CELLS, LSTM_SPECS  # noqa: E402
+from seqvision.nets.recurrent import RecurrentCell, RecurrentStack  # noqa: E402
 
 
 class NaiveLoop(torch.nn.Module):
@@ -31,7 +33,7 @@ class NaiveLoop(torch.nn.Module):
 
     def __init__(self, cell: str, i: int, h: int):
         super().__init__()
-        self.cell = RecurrentCell(i, h, cell)
+        self.cell = RecurrentCell(i, h, cell, impl="autograd")
 
     def forward(self, x):
         state, outs = None, []
@@ -48,13 +50,13 @@ def build(args) -> dict[str, torch.nn.Module]:
         if name in ("gru", "rnn"):
             rows[f"{name} (nn.{name.upper()})"] = RecurrentStack(i, h, 1, name)
         elif name == "lstm":
-            rows["lstm (own BPTT loop)"] = RecurrentStack(i, h, 1, name, fused=False)
+            rows["lstm (own BPTT loop)"] = RecurrentStack(i, h, 1, name, impl="bptt")
         else:
             rows[name] = RecurrentStack(i, h, 1, name)
     rows["vanilla (naive autograd loop)"] = NaiveLoop("vanilla", i, h)
     if args.compile:
         for name in ("vanilla", "cifg", "fgr"):
-            rows[f"{name} (torch.compile step)"] = RecurrentStack(i, h, 1, name, compile=True)
+            rows[f"{name} (torch.compile step)"] = RecurrentStack(i, h, 1, name, impl="compiled")
     return rows
 
 
@@ -86,7 +88,10 @@ def main() -> None:
     p.add_argument("--cpu-time", action="store_true",
                    help="measure process CPU time instead of wall time: robust to other processes on a "
                         "shared machine, but only meaningful with --threads 1 (OpenMP spinning counts)")
+    p.add_argument("--smoke", action="store_true", help="tiny sizes, one round: checks the script runs")
     args = p.parse_args()
+    if args.smoke:
+        args.batch, args.steps, args.input, args.hidden, args.threads, args.rounds, args.iters = 4, 3, 4, 8, 1, 1, 1
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     x = torch.randn(args.batch, args.steps, args.input)

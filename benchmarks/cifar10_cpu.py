@@ -2,6 +2,7 @@
 
     python benchmarks/cifar10_cpu.py --root ../shared/data            # ours, then the plain loop
     python benchmarks/cifar10_cpu.py --root ../shared/data --only ours
+    python benchmarks/cifar10_cpu.py --smoke      # seconds, tiny random files: checks the script, its figures mean nothing
 
 Each side is a fresh process timed from its launch to its exit (start-up, data loading, training,
 every validation and the test with test-time augmentation included): ``train.py`` as a user runs
@@ -19,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import DEFAULT_DATA, REPO, header, load
+from _common import DEFAULT_DATA, REPO, header, load, write_cifar10
 
 
 def _timed(cmd: list[str]) -> tuple[float, str]:
@@ -52,10 +53,14 @@ def main() -> None:
     p.add_argument("--root", default=str(DEFAULT_DATA), help="folder holding cifar-10-batches-py")
     p.add_argument("--epochs", type=int, default=20, help="the experiment's trainer.max_epochs")
     p.add_argument("--only", choices=["ours", "plain"], default=None)
+    p.add_argument("--smoke", action="store_true", help="one epoch on tiny random files: checks the script runs")
     args, extra = p.parse_known_args()
     header("CIFAR-10 CPU recipe: train.py experiment=cifar10_cpu vs the same recipe as a plain loop, same run")
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
+        if args.smoke:
+            args.root, args.epochs = str(write_cifar10(Path(tmp) / "data", per_batch=128)), 1
+            extra = [*extra, "trainer.max_epochs=1"]
         if args.only in (None, "ours"):
             out["ours"] = ours(args.root, tmp, extra)
             print(f"ours   {out['ours']['wall_s']:7.1f} s wall  test acc {out['ours']['test_acc']:.4f}  "

@@ -3,6 +3,7 @@
     python benchmarks/cifar10_fast.py            # 60 timed steps after 5 warm-up steps
     python benchmarks/cifar10_fast.py --quick    # 15 timed steps
     python benchmarks/cifar10_fast.py -- model.compile=true   # extra train.py overrides
+    python benchmarks/cifar10_fast.py --smoke    # seconds: checks the script, its figures mean nothing
 
 There is no CIFAR-10 copy here, so this measures speed, not accuracy: random 3x32x32 images
 in the real pickle format, read by the project's CIFAR-10 module (md5 check off). It runs the
@@ -33,13 +34,16 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=60)
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--smoke", action="store_true", help="tiny files, batch 64, 2 timed steps: checks the script runs")
     p.add_argument("overrides", nargs="*")
     args = p.parse_args()
     if args.quick:
         args.steps = 15
+    if args.smoke:
+        args.steps, args.warmup, args.overrides = 2, 1, [*args.overrides, "data.batch_size=64", "data.eval_batch_size=64"]
     header("experiment=cifar10_fast throughput on CIFAR-shaped random data")
     with tempfile.TemporaryDirectory() as tmp:
-        root = write_cifar10(Path(tmp) / "data")
+        root = write_cifar10(Path(tmp) / "data", *((64,) if args.smoke else ()))
         cmd = [sys.executable, "train.py", "experiment=cifar10_fast", "data._target_=_common.SyntheticCIFAR10DataModule",
                f"data.root={root}", "data.download=false", f"++trainer.max_steps={args.warmup + args.steps}",
                "test=false", "optimized_metric=null", f"hydra.run.dir={tmp}/run", "+callbacks.steprate._target_=_steprate.StepRate",
@@ -53,10 +57,11 @@ def main() -> None:
             sys.exit(proc.stdout[-3000:] + proc.stderr[-3000:])
         rate = json.loads(line[len("STEPRATE "):])
         speed_line = next((ln.split("] - ", 1)[-1] for ln in (proc.stdout + proc.stderr).splitlines() if "speed:" in ln), "")
-    ips = rate["steps_per_s"] * 1024
+    batch = 64 if args.smoke else 1024
+    ips = rate["steps_per_s"] * batch
     epoch_s = TRAIN_IMAGES / ips
     print(f"{speed_line}")
-    print(f"{rate['steps_per_s']:.3f} steps/s x 1024 = {ips:,.0f} train images/s; {epoch_s:.1f} s per epoch; "
+    print(f"{rate['steps_per_s']:.3f} steps/s x {batch} = {ips:,.0f} train images/s; {epoch_s:.1f} s per epoch; "
           f"{600 / epoch_s:.1f} epochs in 10 minutes; 10 epochs (the experiment) in {10 * epoch_s:.0f} s of training; "
           f"first step {rate['first_step_s']:.1f} s after launch  ({load()})")
     print(f"    python {' '.join(cmd[1:])}")

@@ -3,6 +3,7 @@
     python benchmarks/cpu_switches.py            # batch 128, 3 rounds, default cnn shape
     python benchmarks/cpu_switches.py --quick
     python benchmarks/cpu_switches.py --threads 2
+    python benchmarks/cpu_switches.py --smoke        # seconds: checks the script, its figures mean nothing
 
 One training step (forward, cross-entropy, backward, AdamW) of ``nets.cnn.CNN`` on random
 1x28x28 batches, for float32 / bf16 autocast x NCHW / channels-last x two widths, rounds
@@ -35,9 +36,12 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--smoke", action="store_true", help="tiny sizes, one round: checks the script runs")
     args = p.parse_args()
     if args.quick:
         args.steps, args.repeats = 2, 2
+    if args.smoke:
+        args.batch_size, args.widths, args.layers, args.steps, args.repeats = 8, [8], 1, 1, 1
     torch.set_num_threads(args.threads)
     header(f"cpu switches: CPU ms per training step, batch {args.batch_size}, bf16 native: {bf16_is_fast('cpu')}")
     torch.manual_seed(0)

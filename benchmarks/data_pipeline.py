@@ -2,6 +2,7 @@
 
     python benchmarks/data_pipeline.py            # full: MNIST (real if found) + CIFAR-shaped
     python benchmarks/data_pipeline.py --quick    # fewer batches and rounds
+    python benchmarks/data_pipeline.py --smoke    # seconds, tiny random files: checks the script, its figures mean nothing
 
 Both sides produce the same thing: a training batch of normalized float images, randomly
 cropped (pad 4) and flipped, and its labels.
@@ -120,17 +121,21 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--only", choices=("mnist", "cifar"), default=None)
     p.add_argument("--quick", action="store_true", help="40 batches, 3 rounds")
+    p.add_argument("--smoke", action="store_true", help="tiny random files, 2 batches, one round: checks the script runs")
     args = p.parse_args()
     if args.quick:
         args.batches, args.repeats = 40, 3
+    if args.smoke:
+        args.batches, args.repeats, args.ours_factor, args.batch_size, args.workers = 2, 1, 1, 16, 0
+        args.root = Path("/nonexistent")  # random files, written small below
     header("data pipeline: images/s, training batches with augmentation, same run")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         mnist_root, mnist_src = args.root, "real MNIST"
         if not (args.root / "MNIST" / "raw" / "train-images-idx3-ubyte").exists():
-            mnist_root, mnist_src = write_idx_mnist(tmp / "mnist"), "random digits in IDX format"
+            mnist_root, mnist_src = write_idx_mnist(tmp / "mnist", *((256, 64) if args.smoke else ())), "random digits in IDX format"
         kinds = {"mnist": (mnist_root, f"MNIST 1x28x28 ({mnist_src})"),
-                 "cifar": (write_cifar10(tmp / "cifar") if args.only != "mnist" else None,
+                 "cifar": (write_cifar10(tmp / "cifar", *((64,) if args.smoke else ())) if args.only != "mnist" else None,
                            "CIFAR-10-shaped 3x32x32 (random, real pickle format)")}
         for kind, (root, title) in kinds.items():
             if args.only and kind != args.only:

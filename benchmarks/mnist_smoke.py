@@ -5,12 +5,12 @@ a GPU, ~98% for attention) before a full run through the experiment driver.
 
     python benchmarks/mnist_smoke.py --raw /path/to/MNIST/raw --epochs 3            # GPU
     python benchmarks/mnist_smoke.py --raw ... --device cpu --max-steps 200          # quick CPU look
+    python benchmarks/mnist_smoke.py --smoke                                         # seconds, random files
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import math
 import sys
 import time
@@ -23,6 +23,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
 def load(raw: Path, device: str):
@@ -38,10 +39,15 @@ def load(raw: Path, device: str):
 
 
 def build(name: str, **override) -> torch.nn.Module:
+    """The image classifier of the model's family, from its yaml's knobs (as ``train.py`` builds it)."""
+    from hydra.utils import get_object
+
+    from seqvision.nets.family import family_of
+
     cfg = yaml.safe_load((ROOT / "conf" / "model" / f"{name}.yaml").read_text())["net"]
     cfg.update(override)
-    mod, cls = cfg.pop("_target_").rsplit(".", 1)
-    return getattr(importlib.import_module(mod), cls)(input_shape=(1, 28, 28), num_classes=10, **cfg)
+    family = family_of(get_object(cfg.pop("_target_")))
+    return family.build("image_classifier", {"input_shape": (1, 28, 28), "num_classes": 10}, cfg)
 
 
 def train(name, data, args, **override) -> None:
@@ -83,14 +89,25 @@ def train(name, data, args, **override) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--raw", type=Path, required=True, help="folder with the four MNIST idx files")
+    p.add_argument("--raw", type=Path, help="folder with the four MNIST idx files (required unless --smoke)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: epochs decide)")
     p.add_argument("--test-size", type=int, default=0, help="evaluate on the first N test images (0: all)")
     p.add_argument("--models", nargs="+", default=["row_lstm", "cnn_lstm", "convlstm", "attention"])
+    p.add_argument("--smoke", action="store_true", help="random IDX files, 2 steps per model: checks the script runs")
     args = p.parse_args()
+    if args.smoke:
+        import tempfile
+
+        from _common import write_idx_mnist
+
+        tmp = tempfile.TemporaryDirectory()
+        args.raw = write_idx_mnist(Path(tmp.name), 256, 64) / "MNIST" / "raw"
+        args.epochs, args.max_steps, args.batch, args.test_size = 1, 2, 32, 64
+    elif args.raw is None:
+        p.error("--raw is required (or --smoke)")
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
     data = load(args.raw, args.device)
     for name in args.models:

@@ -2,6 +2,7 @@
 
     python benchmarks/overhead.py            # default cnn and experiment=mnist_cnn_fast
     python benchmarks/overhead.py --quick
+    python benchmarks/overhead.py --smoke    # seconds: checks the script, its figures mean nothing
 
 Both sides run the same config, composed by Hydra from the same overrides, in a fresh
 process each, alternating (L P L P ...):
@@ -128,6 +129,7 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--config", choices=list(CONFIGS), action="append", help="default: all")
     p.add_argument("--quick", action="store_true", help="50 steps, 2 rounds")
+    p.add_argument("--smoke", action="store_true", help="3 steps, one round, one config, tiny random files")
     p.add_argument("--plain-worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("overrides", nargs="*", help="extra train.py overrides for both sides, after --")
     args = p.parse_args()
@@ -135,13 +137,15 @@ def main() -> None:
         return plain_worker(args.overrides, args.steps, args.warmup)
     if args.quick:
         args.steps, args.warmup, args.repeats = 50, 10, 2
+    if args.smoke:
+        args.steps, args.warmup, args.repeats, args.config, args.root = 3, 1, 1, ["cnn (default config)"], "/nonexistent"
     header("framework overhead: train.py steps/s vs a plain PyTorch loop, same config and batches")
     root = args.root
     with tempfile.TemporaryDirectory() as tmp:
         if not os.path.exists(os.path.join(root, "MNIST", "raw", "train-images-idx3-ubyte")):
             from _common import write_idx_mnist
 
-            root = str(write_idx_mnist(__import__("pathlib").Path(tmp) / "data"))
+            root = str(write_idx_mnist(__import__("pathlib").Path(tmp) / "data", *((256, 64) if args.smoke else ())))
             print(f"# {args.root}/MNIST/raw not found: random digits in IDX format")
         for name in args.config or list(CONFIGS):
             overrides = [*CONFIGS[name], f"data.root={root}", *args.overrides]

@@ -1,6 +1,7 @@
 """Parameter counts of every model config at its defaults, as a markdown table (docs/models.md points to its output).
 
     python benchmarks/param_counts.py
+    python benchmarks/param_counts.py --smoke   # the same (it takes seconds); accepted like every benchmark's
 """
 
 from __future__ import annotations
@@ -34,6 +35,11 @@ def build(name: str, shape, classes: int):
 
 
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="the same run: it takes seconds")
+    parser.parse_args()
     print(f"# command: {' '.join(sys.argv)}")
     print("| model (config) | class | sequence axis for images | params 1x28x28, 10 classes | params 3x32x32, 10 classes |")
     print("|---|---|---|---:|---:|")

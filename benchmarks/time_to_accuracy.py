@@ -4,6 +4,7 @@
     python benchmarks/time_to_accuracy.py --case cnn_fast --no-baseline
     python benchmarks/time_to_accuracy.py --quick          # cnn_fast and 1 baseline epoch
     python benchmarks/time_to_accuracy.py --suite cifar10  # every family's CIFAR-10 CPU experiment
+    python benchmarks/time_to_accuracy.py --smoke          # seconds, tiny random files: checks the script runs
 
 Each case is the real command, started as a subprocess; its clock runs from the launch to the
 exit (Python start-up, imports, data loading, training, validation, test included). The test
@@ -80,9 +81,9 @@ def run_case(name: str, root: str, tmp: Path, extra: list[str], echo: bool) -> d
             "acc_target": acc_target, "time_target": time_target, "met": ok, "cmd": " ".join(cmd[1:])}
 
 
-def run_baseline(root: str, epochs: int) -> list[dict]:
+def run_baseline(root: str, epochs: int, workers: int = 2) -> list[dict]:
     wall, cpu, out = launch([sys.executable, "benchmarks/_examples_mnist.py", "--root", root,
-                             "--epochs", str(epochs)], echo=False)
+                             "--epochs", str(epochs), "--workers", str(workers)], echo=False)
     rows = [json.loads(line[6:]) for line in out.splitlines() if line.startswith("EPOCH ")]
     for r in rows:
         r["cpu_s_total"] = cpu
@@ -95,15 +96,24 @@ def main() -> None:
     p.add_argument("--suite", choices=list(SUITES), default="mnist", help="the cases to run when no --case is given")
     p.add_argument("--case", choices=list(CASES), action="append", help="default: every case of --suite")
     p.add_argument("--baseline-epochs", type=int, default=2)
+    p.add_argument("--baseline-workers", type=int, default=2, help="DataLoader workers of the usual way")
     p.add_argument("--no-baseline", action="store_true")
     p.add_argument("--repeats", type=int, default=1, help="rounds (ours, baseline), interleaved")
     p.add_argument("--echo", action="store_true", help="print each run's output")
     p.add_argument("--quick", action="store_true", help="cnn_fast and one baseline epoch")
+    p.add_argument("--smoke", action="store_true", help="cnn_fast and the baseline for one epoch on tiny random files")
     p.add_argument("overrides", nargs="*", help="extra overrides for every train.py case, after --")
     args = p.parse_args()
     cases = args.case or list(SUITES[args.suite])
-    if args.quick:
+    if args.quick or args.smoke:
         cases, args.baseline_epochs = args.case or ["cnn_fast"], 1
+    smoke_dir = tempfile.TemporaryDirectory() if args.smoke else None
+    if smoke_dir is not None:
+        from _common import write_idx_mnist
+
+        args.root = str(write_idx_mnist(Path(smoke_dir.name), 256, 64))
+        args.overrides = [*args.overrides, "trainer.max_epochs=1", "data.limit=64"]
+        args.baseline_workers = 0
     args.no_baseline = args.no_baseline or not any(c in MNIST for c in cases)
     needs = {"MNIST/raw/train-images-idx3-ubyte": any(c in MNIST for c in cases) or not args.no_baseline,
              "cifar-10-batches-py/data_batch_1": any(c in CIFAR10 for c in cases)}
@@ -127,7 +137,7 @@ def main() -> None:
                 print(f"    python {res['cmd']}")
             if not args.no_baseline:
                 before = load()
-                rows = run_baseline(args.root, args.baseline_epochs)
+                rows = run_baseline(args.root, args.baseline_epochs, args.baseline_workers)
                 for row in rows:
                     print(f"{'usual (examples)':16s} {row['s']:7.1f} s wall  test acc {100 * row['test_acc']:.2f}% "
                           f"after epoch {row['epoch']}")

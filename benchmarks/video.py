@@ -4,13 +4,14 @@ Why: decoding is the cost that decides whether a video run is CPU-bound; the cli
 exists to pay it once. Part 1 writes real clips with PyAV (UCF101-like: 320x240, 25 fps,
 mpeg4 .avi), then times ``data=video_folder`` epochs: the first decodes and caches, the next
 reads the cache. Part 2 times training steps (forward, backward, Adam) of each model on
-Moving MNIST batches (64x64, 10 -> 10 frames), with each model yaml's settings (prediction
-variants, see ``seqvision.nets.variants``). Models are measured in interleaved rounds so that
+Moving MNIST batches (64x64, 10 -> 10 frames), with each model yaml's settings (each family's
+frame predictor, ``seqvision.nets.family``). Models are measured in interleaved rounds so that
 load from other processes hits all of them alike; each figure is the median over rounds.
 
     python benchmarks/video.py                          # both parts
     python benchmarks/video.py --part models --batch-size 16 --rounds 3
     python benchmarks/video.py --part pipeline --clips 48 --workers 2
+    python benchmarks/video.py --smoke          # seconds: checks the script, its figures mean nothing
 """
 
 from __future__ import annotations
@@ -50,8 +51,9 @@ def bench_pipeline(args) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "clips"
         t0 = time.perf_counter()
-        write_clips(root, args.clips, args.clip_frames, (240, 320))
-        print(f"wrote {args.clips} clips of {args.clip_frames} frames 320x240 in {time.perf_counter() - t0:.1f} s")
+        h, w = args.clip_size
+        write_clips(root, args.clips, args.clip_frames, (h, w))
+        print(f"wrote {args.clips} clips of {args.clip_frames} frames {w}x{h} in {time.perf_counter() - t0:.1f} s")
         dm = VideoFolderDataModule(root=str(root), num_frames=args.num_frames, stride=args.stride,
                                    image_size=args.image_size, batch_size=8, num_workers=args.workers,
                                    test_fraction=0.2, val_fraction=0.1)
@@ -70,37 +72,37 @@ def bench_pipeline(args) -> None:
 
 
 def model_net(name: str, t_in: int, t_out: int, size: int, overrides: list[str] = ()):
-    from types import SimpleNamespace
+    """The frame predictor of the model's family, from its yaml's knobs (as ``train.py`` builds it)."""
+    import yaml
+    from hydra.utils import get_object
 
-    from omegaconf import OmegaConf
+    from seqvision.nets.family import family_of
 
-    from seqvision.nets.variants import build
-
-    cfg = OmegaConf.load(ROOT / "conf" / "model" / f"{name}.yaml").net
-    OmegaConf.set_struct(cfg, False)
+    knobs = yaml.safe_load((ROOT / "conf" / "model" / f"{name}.yaml").read_text())["net"]
+    family = family_of(get_object(knobs.pop("_target_")))
     for item in overrides:  # "attention.patch_size=8"
         key, value = item.split("=", 1)
         model, knob = key.split(".", 1)
         if model == name:
-            cfg[knob] = __import__("yaml").safe_load(value)
-    data = SimpleNamespace(task="predict", input_shape=(t_in, 1, size, size), num_classes=0, output_frames=t_out)
-    return build(cfg, data)
+            knobs[knob] = yaml.safe_load(value)
+    return family.build("frame_predictor", {"input_shape": (t_in, 1, size, size), "output_frames": t_out}, knobs)
 
 
 def bench_models(args) -> None:
     from seqvision.tasks.predict import FramePredictionTask
 
     torch.manual_seed(0)
-    x = (torch.rand(args.batch_size, 20, 1, 64, 64) > 0.95).float()
+    t, size = args.frames, args.frame_size
+    x = (torch.rand(args.batch_size, 2 * t, 1, size, size) > 0.95).float()
     nets, opts, tasks = {}, {}, {}
     for name in args.models:
-        nets[name] = model_net(name, 10, 10, 64, args.set)
+        nets[name] = model_net(name, t, t, size, args.set)
         opts[name] = torch.optim.Adam(nets[name].parameters(), 1e-3)
         tasks[name] = FramePredictionTask(nets[name], optimizer=None, loss="mse")
 
     def step(name):
         opts[name].zero_grad()
-        loss = tasks[name]._loss(nets[name](x[:, :10]), x[:, 10:])
+        loss = tasks[name]._loss(nets[name](x[:, :t]), x[:, t:])
         loss.backward()
         opts[name].step()
 
@@ -113,7 +115,7 @@ def bench_models(args) -> None:
             for _ in range(args.steps):
                 step(name)
             times[name].append((time.perf_counter() - t0) / args.steps)
-    print(f"training steps, batch {args.batch_size}, 10 -> 10 frames of 64x64, {torch.get_num_threads()} threads:")
+    print(f"training steps, batch {args.batch_size}, {t} -> {t} frames of {size}x{size}, {torch.get_num_threads()} threads:")
     print(f"{'model':<10} {'params':>9} {'s/step':>8} {'steps/s':>8} {'sequences/s':>12}")
     for name in args.models:
         s = statistics.median(times[name])
@@ -138,7 +140,14 @@ def main() -> None:
                    help="change a model's knob, e.g. attention.patch_size=8 convlstm.patch_size=8")
     p.add_argument("--threads", type=int, default=1,
                    help="torch intra-op threads (1: on a shared 2-core machine, 2 threads spin-wait 10x slower)")
+    p.add_argument("--frames", type=int, default=10, help="input frames, and as many predicted (Moving MNIST: 10)")
+    p.add_argument("--frame-size", type=int, default=64)
+    p.add_argument("--clip-size", type=int, nargs=2, default=[240, 320], metavar=("H", "W"))
+    p.add_argument("--smoke", action="store_true", help="tiny clips and frames, one round: checks the script runs")
     args = p.parse_args()
+    if args.smoke:
+        args.clips, args.clip_frames, args.num_frames, args.image_size, args.workers = 16, 12, 4, 16, 0
+        args.clip_size, args.frames, args.frame_size, args.batch_size, args.steps, args.rounds = [32, 32], 3, 32, 2, 1, 1
     torch.set_num_threads(args.threads)
     if args.part in ("pipeline", "all"):
         bench_pipeline(args)
