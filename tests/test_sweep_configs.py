@@ -201,11 +201,3 @@ def test_every_rank_of_a_torchrun_launch_names_the_same_run_folder(monkeypatch):
     assert _rank_suffix() == "_rank1"  # rank 1 logs to train_rank1.log; rank 0 to train.log
     monkeypatch.setenv("RANK", "0")
     assert _rank_suffix() == ""
-
-
-def test_two_single_runs_never_share_a_folder(monkeypatch):
-    compose([])
-    monkeypatch.delenv("TORCHELASTIC_RUN_ID", raising=False)
-    monkeypatch.delenv("LOCAL_RANK", raising=False)
-    a, b = _run_dir(monkeypatch, 1001), _run_dir(monkeypatch, 1002)
-    assert a != b and a.rsplit("-", 1)[1] == "1001"

@@ -159,7 +159,7 @@ class ClassificationTask(pl.LightningModule):
         confidence, pred = probs.max(1)
         self.confusion[stage].update(pred, y)
         miss = (pred != y).nonzero().flatten()
-        if len(miss):
+        if len(miss) and x.dim() in (4, 5):  # pictures of images or clips; other inputs have none
             datamodule = getattr(self.trainer, "datamodule", None)
             images = x[miss].float()
             images = images[:, images.shape[1] // 2] if images.dim() == 5 else images  # a clip: its middle frame
