@@ -3,7 +3,6 @@ are distinct (every option composing and training is tests/test_every_option.py)
 
 from __future__ import annotations
 
-import pytest
 from conftest import CONF, compose, run_cli
 
 def test_ablation_knobs_share_names_across_models(tmp_path):
