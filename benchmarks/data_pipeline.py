@@ -49,10 +49,21 @@ def usual_loader(kind: str, root: Path, augment: bool, batch_size: int, workers:
                                        persistent_workers=workers > 0, drop_last=True, pin_memory=pin)
 
 
-def our_module(kind: str, root: Path, augment: bool, batch_size: int, device):
+def _ops(kornia: bool, size: int) -> dict:
+    """Crop (4-pixel zero padding) and horizontal flip: ours (an index each) or Kornia's (warps)."""
+    if kornia:
+        import kornia.augmentation as K
+
+        return {"crop": K.RandomCrop((size, size), padding=4), "flip": K.RandomHorizontalFlip()}
+    from seqvision.data.augment import RandomCrop, RandomFlip
+
+    return {"crop": RandomCrop(4), "flip": RandomFlip()}
+
+
+def our_module(kind: str, root: Path, augment: bool, batch_size: int, device, kornia: bool = False):
     import torch
 
-    from seqvision.data.augment import Augmentation, RandomCrop, RandomFlip
+    from seqvision.data.augment import Augmentation
     from seqvision.data.torchvision_sets import CIFAR10DataModule, MNISTDataModule
 
     if kind == "mnist":
@@ -62,8 +73,9 @@ def our_module(kind: str, root: Path, augment: bool, batch_size: int, device):
             def tv_class(self):
                 return unchecked_cifar10()
         cls = SyntheticCIFAR10
+    ops = _ops(kornia, 28 if kind == "mnist" else 32)
     dm = cls(root=str(root), batch_size=batch_size, val_fraction=0.1, download=False, on_device=True,
-             augment=Augmentation({"crop": RandomCrop(4), "flip": RandomFlip()}) if augment else None)
+             augment=Augmentation(ops) if augment else None)
     # The hooks read a few trainer attributes; a stand-in lets the module run without a Trainer.
     dm.trainer = SimpleNamespace(training=True, global_rank=0, world_size=1, current_epoch=0,
                                  strategy=SimpleNamespace(root_device=torch.device(device)))
@@ -106,6 +118,11 @@ def bench(kind: str, root: Path, args) -> list[tuple[str, float, list[float]]]:
         next(ours)
         cases[f"usual   {tag:9s}"] = lambda it=usual: timed(it, args.batches, sync)
         cases[f"ours    {tag:9s}"] = lambda it=ours: timed(it, args.batches * args.ours_factor, sync)
+        if augment:  # the same module with Kornia's crop and flip in place of ours
+            dm_k = our_module(kind, root, augment, args.batch_size, device, kornia=True)
+            kornia_it = (dm_k.on_after_batch_transfer(b, 0) for b in endless(dm_k.train_dataloader))
+            next(kornia_it)
+            cases[f"kornia  {tag:9s}"] = lambda it=kornia_it: timed(it, args.batches, sync)
     results = interleave(cases, args.repeats)
     return [(name, median(v), v) for name, v in results.items()]
 
@@ -147,6 +164,8 @@ def main() -> None:
                 print(f"{name}  {m:>12,.0f} img/s  {spread(v)}")
             for tag in ("flip_crop", "no aug"):
                 print(f"ratio ours/usual, {tag}: {by['ours ' + tag] / by['usual ' + tag]:.1f}x")
+            print(f"ratio ours/kornia (the same module, Kornia's crop and flip), flip_crop: "
+                  f"{by['ours flip_crop'] / by['kornia flip_crop']:.1f}x")
             print(f"ours flip_crop / usual no-aug: {by['ours flip_crop'] / by['usual no aug']:.1f}x   ({load()})")
     sys.stdout.flush()
 

@@ -84,7 +84,7 @@ def _nhwc_input(module: nn.Module, args: tuple) -> tuple:
 
 def channels_last(net: nn.Module) -> nn.Module:
     """NHWC weights and inputs, so cuDNN and oneDNN run convs without layout transposes
-    (x1.25 to x1.45 per training step of the cnn on an AVX-512 CPU; benchmarks/cpu_switches.py).
+    (what it buys per training step on a given CPU: ``benchmarks/cpu_switches.py``).
 
     Only 4D parameters change layout; the state dict's keys and values are the same, so a
     checkpoint loads either way. Inputs are converted by a forward pre-hook.
@@ -98,7 +98,8 @@ def channels_last(net: nn.Module) -> nn.Module:
 
 def bf16_is_fast(accelerator: str | None = "auto") -> bool:
     """True where bf16 matmuls and convs run natively: a GPU with bf16 support, or a CPU with
-    AMX or AVX512-BF16 (elsewhere bf16 on the CPU is emulated and slower than float32)."""
+    AMX or AVX512-BF16 (elsewhere a CPU has no native bf16 kernels; what bf16 buys on a given CPU:
+    ``benchmarks/cpu_switches.py``)."""
     import torch
 
     acc = str(accelerator or "auto").lower()

@@ -9,9 +9,9 @@ its frames, so motion stays coherent. Inputs are floats in [0, 1], before normal
 each adds named ops to one ``Augmentation``, applied in the order given. Rotation, colour
 jitter, RandAugment, TrivialAugment, mixup and cutmix are Kornia's (``kornia.augmentation``
 draws per-sample parameters on the batch's device). Flip, crop and cutout are written here
-because on a CPU they are a tensor index each, 10-20x Kornia's general warps: Kornia's crop and
-flip would make the pipeline slower than the usual per-sample DataLoader
-(``benchmarks/data_pipeline.py`` measures both). Mixing ops (mixup, cutmix) also mix the labels,
+because they are a tensor index each where Kornia's are general warps: the same data module
+with Kornia's crop and flip is measured against ours in the same run by
+``benchmarks/data_pipeline.py`` (its ``kornia`` row; figures in BENCHMARKS.md). Mixing ops (mixup, cutmix) also mix the labels,
 which become class probabilities ``(B, C)``; the classification task trains on them with the
 soft cross-entropy.
 """

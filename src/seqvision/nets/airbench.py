@@ -11,7 +11,7 @@ rate stable. From airbench, as switches:
   covariance of 2x2 training patches, scaled by 1 / sqrt(eigenvalue), and their negatives. It is
   fitted to the data by ``init_from_data`` (the classification task calls it before the first
   step of a fresh run); with the stem frozen, no gradient flows into the input of the first
-  block, which on a CPU makes a step about 1.4x faster;
+  block, which saves the stem's backward pass;
 * ``bn_momentum`` (PyTorch's convention: the weight of the new batch; airbench's "0.6" is 0.4
   here): a short run has few steps to settle the running statistics; ``bn_weight=false`` keeps
   the BatchNorm scales at 1, learning only the shifts;

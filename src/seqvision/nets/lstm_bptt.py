@@ -21,8 +21,8 @@ class LSTMSequence(torch.autograd.Function):
     """Input projection + recurrence of an LSTM-family cell, feature-major: ``x (T, I, B)``.
 
     Feature-major (each step's pre-activations are ``(G*H, B)``) makes every gate block a
-    contiguous ``(H, B)`` tensor: strided views fall off the vectorized kernels (``tanh`` on a
-    column slice of a ``(B, 4H)`` matrix is ~5x slower on CPU). Forward: the input projection of
+    contiguous ``(H, B)`` tensor: strided views (a column slice of a ``(B, 4H)`` matrix) fall off
+    the vectorized kernels. Forward: the input projection of
     all steps is one ``baddbmm`` straight into the activation buffer, then per step one in-place
     ``addmm_`` (+ one for fgr) and in-place activations; no autograd graph, no per-step
     allocation. Backward: per step elementwise gradient ops and one ``addmm_`` that adds R^T dA

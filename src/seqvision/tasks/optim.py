@@ -32,8 +32,8 @@ class Schedule:
 
 def parameter_groups(module: pl.LightningModule, optimizer_cfg: Any, norm_lr_scale: float) -> list[dict]:
     """One group, or, with ``norm_lr_scale != 1``, a second one for the parameters of normalization
-    layers with ``lr * scale`` and ``weight_decay / scale`` (airbench trains BatchNorm shifts 64x
-    faster with 64x less decay)."""
+    layers with ``lr * scale`` and ``weight_decay / scale`` (airbench gives BatchNorm shifts a 64x
+    learning rate and 1/64 the decay)."""
     from torch import nn
 
     trainable = [p for p in module.parameters() if p.requires_grad]
