@@ -89,6 +89,6 @@ def test_resuming_a_finished_run_says_so_and_exits_zero(trained):
     before = (trained / "results.json").read_text()
     proc = run_train([f"resume={trained}"])
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "completed this run before" in proc.stdout + proc.stderr and "nothing to do" in proc.stdout + proc.stderr
+    assert "completed before" in proc.stdout + proc.stderr and "nothing to do" in proc.stdout + proc.stderr
     assert (trained / "results.json").read_text() == before
     assert json.loads(before)["status"] == "completed"

@@ -26,7 +26,7 @@ def test_evaluation_shards_cover_every_sample_once_and_training_shards_pad():
 
 
 def _mnist(root) -> list[str]:
-    return ["data=mnist", f"data.root={root}", "data.download=false", *TINY]
+    return ["data=mnist", f"data.root={root}", "data.download=false", "recipe=none", *TINY]
 
 
 @pytest.fixture

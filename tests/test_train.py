@@ -45,7 +45,7 @@ def test_cifar10_pickled_batches(tmp_path, monkeypatch):
     monkeypatch.setattr(CIFAR10, "train_list", [[f"data_batch_{i}", md5[f"data_batch_{i}"]] for i in range(1, 6)])
     monkeypatch.setattr(CIFAR10, "test_list", [["test_batch", md5["test_batch"]]])
     monkeypatch.setattr(CIFAR10, "meta", {**CIFAR10.meta, "md5": md5["batches.meta"]})
-    _, results = train_in_process(["data=cifar10", f"data.root={tmp_path / 'data'}", "data.download=false",
+    _, results = train_in_process(["data=cifar10", "recipe=none", f"data.root={tmp_path / 'data'}", "data.download=false",
                                    "data.batch_size=20", "augmentation=flip_crop", "model.net.width=8",
                                    "trainer.max_epochs=4"], tmp_path / "run")
     assert results["status"] == "completed"

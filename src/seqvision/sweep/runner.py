@@ -20,7 +20,7 @@ def run_trial(cfg: DictConfig) -> float | None:
     if done is not None:
         name = cfg.get("optimized_metric")
         shown = ", ".join(f"{k}={v:.4g}" for k, v in sorted(done.get("metrics", {}).items()) if k.startswith("test/"))
-        log.info("resume: %s completed this run before (%s); nothing to do%s", cfg.paths.output_dir,
+        log.info("resume: %s completed before (%s); nothing to do%s", cfg.paths.output_dir,
                  trial.identity()["trial_name"] or "same overrides", f" ({shown})" if shown else "")
         return done.get("metrics", {}).get(name) if name else None
     if trial.requeued() and not cfg.get("resume"):
