@@ -400,7 +400,9 @@ def recipe_problems(cfg: DictConfig) -> list[str]:
     found = []
     for group, where in (("optimizer", "optimizer._target_"), ("scheduler", "scheduler.scheduler._target_")):
         replaced = OmegaConf.select(settings, where)
-        if group in given and replaced is not None:
+        option = Path(str(OmegaConf.select(cfg, "paths.root_dir") or ".")) / "conf" / group / f"{given.get(group)}.yaml"
+        chosen = OmegaConf.select(OmegaConf.load(option), where.split(".", 1)[1]) if option.is_file() else None
+        if group in given and replaced is not None and replaced != chosen:
             found.append(f"{group}={given[group]} is replaced by recipe={name}, which trains with {replaced}; valid: "
                          f"recipe=none {group}={given[group]} (the defaults of every other group), or the recipe's "
                          f"own {group} with its values changed; e.g. recipe=none {group}={given[group]}")
