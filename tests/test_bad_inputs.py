@@ -33,6 +33,7 @@ IN_PROCESS = [
     ("val-fraction-negative", ["data.val_fraction=-0.2"], "data.val_fraction=-0.2"),
     ("limit-zero", ["data.limit=0"], "data.limit=0"),
     ("max-epochs-zero", ["trainer.max_epochs=0"], "trainer.max_epochs=0"),
+    ("schedule-without-a-length", ["trainer.max_epochs=-1"], "is built for the run's length, and trainer.max_epochs=-1"),
     ("precision-unknown", ["trainer.precision=fp8"], "trainer.precision='fp8'"),
     ("accelerator-unknown", ["trainer.accelerator=quantum"], "trainer.accelerator='quantum'"),
     ("accelerator-absent", ["trainer.accelerator=mps"], "trainer:"),

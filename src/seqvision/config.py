@@ -307,6 +307,15 @@ class Validation:
         node = self.cfg.scheduler
         if not node or node.get("scheduler") is None:
             return []
+        trainer = self.cfg.trainer
+        budget = self.cfg.get("budget") or {}
+        unbounded = trainer.get("max_epochs") in (-1, None) and trainer.get("max_steps") in (-1, None)
+        if node.get("total_steps_arg") and unbounded and not any(v is not None for v in dict(budget).values()):
+            option = _choice("scheduler") or node.scheduler._target_.rsplit(".", 1)[-1]
+            return [f"scheduler={option} is built for the run's length, and trainer.max_epochs="
+                    f"{trainer.get('max_epochs')} with no trainer.max_steps gives the run none; valid: trainer.max_epochs "
+                    f">= 1, a trainer.max_steps, or a schedule without a length (scheduler=none or step); "
+                    f"e.g. trainer.max_steps=10000"]
         optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
         extra = {node.total_steps_arg: 100} if node.get("total_steps_arg") else {}
         try:
