@@ -65,6 +65,7 @@ PROBED = {
     "model.net.cell": (["model=row_lstm"], "gru"),
     "model.net.patch_size": (["model=attention"], "7"),
     "model.net.hidden_channels": (["model=convlstm"], "16"),
+    "model.net.stem_layers": (["model=cnn_lstm"], "3"),
     "model.compile": ([], "true"),
     "optimizer.lr": ([], "0.5"),
     "task.label_smoothing": ([], "0.1"),
