@@ -16,7 +16,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 RANKS = {
     "seqvision.errors": 0, "seqvision.files": 0, "seqvision.constraints": 0,
     "seqvision.validate": 1, "seqvision.secrets": 1, "seqvision.videos": 1, "seqvision.frame_heads": 1,
-    "seqvision.checkpoints": 1, "seqvision.schedules": 1,
+    "seqvision.checkpoints": 1, "seqvision.schedules": 1, "seqvision.cost": 1, "seqvision.budgets": 1,
     "seqvision.nets": 2, "seqvision.data": 2, "seqvision.tasks": 2, "seqvision.callbacks": 2,
     "seqvision.loggers": 2, "seqvision.speed": 2, "seqvision.report": 2,
     "seqvision.config": 3, "seqvision.results": 3,

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 from annotated_types import Ge, Interval, Predicate
 from omegaconf import DictConfig, OmegaConf
 
+from seqvision.budgets import BudgetConfig
 from seqvision.constraints import Chance, FolderName, NonNegativeFloat, NonNegativeInt, PositiveFloat, Probability
 from seqvision.errors import ConfigError
 from seqvision.speed import SpeedSwitches
@@ -65,6 +66,7 @@ class RunConfig:
     logger: Targets | None = None
     callbacks: Targets | None = None
     extras: dict[str, Any] | None = None  # free-form values to interpolate or to record; seqvision reads none
+    budget: BudgetConfig = field(default_factory=BudgetConfig)  # compute-matched training (callbacks/budget.py)
 
 
 # Arguments the run driver supplies itself, by config path: never set in a config file.
@@ -157,6 +159,7 @@ class Validation:
         node against the code it configures, then what needs the pieces together."""
         skip = {Target: lambda path, node: [], Targets: lambda path, node: []}
         self.found += recipe_problems(self.cfg) + dataclass_problems("", self.cfg, RunConfig, skip)
+        self.found += BudgetConfig.problems(self.cfg.get("budget"))
         if self.found:
             return self.found
         handlers = {Target: self._target, Targets: self._targets}

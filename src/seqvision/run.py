@@ -15,7 +15,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from seqvision.config import active_recipe, validate
 from seqvision.errors import ConfigError, InvalidArgument
@@ -49,6 +49,7 @@ def train(cfg: DictConfig, record: dict[str, Any] | None = None) -> float | None
     task = _task(cfg, build_net(cfg, datamodule), datamodule)
     ckpt_path = _checkpoint_to_start_from(cfg, output_dir) if cfg.get("train", True) else _checkpoint_to_evaluate(cfg, task)
     callbacks, loggers = _each(cfg, "callbacks"), _each(cfg, "logger")
+    meter = _cost_callbacks(cfg, callbacks)
     trainer = _trainer(cfg, callbacks, loggers, [AtomicCheckpointIO()])
     with redacted_argv():  # W&B starts here and records the command line
         for logger in loggers:
@@ -58,6 +59,7 @@ def train(cfg: DictConfig, record: dict[str, Any] | None = None) -> float | None
     with run.kept(trainer, loggers):
         if cfg.get("train", True):
             trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path)
+        run.results["cost"] = _cost(meter, callbacks, trained=bool(cfg.get("train", True)))
         metrics = run.scalars(trainer.callback_metrics)
         if cfg.get("test", True):
             tested = _checkpoint_to_test(cfg, trainer, ckpt_path)
@@ -65,6 +67,8 @@ def train(cfg: DictConfig, record: dict[str, Any] | None = None) -> float | None
             metrics.update(run.scalars(trainer.callback_metrics))
             run.results["tested_checkpoint"] = tested
         run.completed(metrics, _data_report(datamodule, task))
+        run.results["directions"] = _directions(task, metrics)
+        _hparams_with_metrics(cfg, loggers, metrics, trainer.global_step)
     return run.optimized_value()
 
 
@@ -128,6 +132,55 @@ def _task(cfg: DictConfig, net, datamodule):
     inputs = {name: getattr(datamodule, name) for name in task_cls.task_inputs}
     return unwrapped(instantiate, cfg.task, _recursive_=False, net=net, optimizer=cfg.optimizer,
                      scheduler=cfg.get("scheduler"), **inputs)
+
+
+def _cost_callbacks(cfg: DictConfig, callbacks: list):
+    """Adds the cost meter every run has (``results.json["cost"]``) and, with a ``budget``, the
+    callback that ends training when it is spent; a budget lifts the Trainer's own length
+    (``max_epochs``, ``max_steps``, ``min_epochs``), since the budget is the run's length."""
+    from seqvision.budgets import BudgetConfig
+    from seqvision.callbacks.budget import Budget
+    from seqvision.callbacks.cost import CostMeter
+
+    meter = CostMeter()
+    callbacks.insert(0, meter)  # first: the budget and the summary read what it measured
+    chosen = BudgetConfig.chosen(cfg.get("budget"))
+    if chosen:
+        callbacks.insert(1, Budget(meter, **chosen))
+        (kind, value), = chosen.items()
+        log.info("budget.%s=%s: training ends when it is spent and the schedule spans it (trainer.max_epochs=%s "
+                 "and max_steps lifted)", kind, value, cfg.trainer.get("max_epochs"))
+        with open_dict(cfg.trainer):
+            cfg.trainer.max_epochs, cfg.trainer.max_steps, cfg.trainer.min_epochs = -1, -1, None
+    return meter
+
+
+def _cost(meter, callbacks: list, trained: bool) -> dict:
+    from seqvision.callbacks.budget import Budget
+
+    cost = meter.report(trained)
+    budget = next((c for c in callbacks if isinstance(c, Budget)), None)
+    if budget is not None and trained:
+        cost["budget"] = budget.report()
+    return cost
+
+
+def _directions(task, metrics: dict) -> dict[str, str]:
+    """Which way each final metric is better (``max``/``min``), for the report's verdicts."""
+    from seqvision.tasks.directions import mode_of
+
+    return {name: mode for name in metrics if (mode := mode_of(type(task), name)) is not None}
+
+
+def _hparams_with_metrics(cfg: DictConfig, loggers: list, metrics: dict, step: int) -> None:
+    """TensorBoard's HParams dashboard lists a run only with the metrics given to
+    ``log_hyperparams``; at the start there are none (and ``default_hp_metric: false`` writes no
+    placeholder), so the run logs its config again at the end, with its final metrics."""
+    from pytorch_lightning.loggers import TensorBoardLogger
+
+    for logger in loggers:
+        if isinstance(logger, TensorBoardLogger):
+            logger.log_hyperparams(redact(OmegaConf.to_container(cfg, resolve=True)), metrics=dict(metrics), step=step)
 
 
 def _each(cfg: DictConfig, group: str) -> list:

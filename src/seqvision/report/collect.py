@@ -20,6 +20,9 @@ class Trial:
     metrics: dict[str, float] = field(default_factory=dict)
     epochs: int | None = None
     wall_time_s: float | None = None
+    seed: int | None = None
+    directions: dict[str, str] = field(default_factory=dict)  # metric -> "max" | "min" (results.json)
+    cost: dict = field(default_factory=dict)  # results.json's cost block (see seqvision.callbacks.cost)
 
     @property
     def completed(self) -> bool:
@@ -39,7 +42,8 @@ def _trial(folder: Path, record: dict) -> Trial:
     return Trial(folder=folder, job_num=record.get("job_num"), status=record.get("status", "unknown"),
                  error=record.get("error"), overrides=_as_dict(record.get("overrides") or []),
                  metrics={k: float(v) for k, v in (record.get("metrics") or {}).items()},
-                 epochs=record.get("epochs"), wall_time_s=record.get("wall_time_s"))
+                 epochs=record.get("epochs"), wall_time_s=record.get("wall_time_s"), seed=record.get("seed"),
+                 directions=dict(record.get("directions") or {}), cost=dict(record.get("cost") or {}))
 
 
 def collect(root: Path) -> list[Trial]:

@@ -84,12 +84,19 @@ def markdown(header: list[str], body: list[list[str]]) -> str:
 def csv_text(cell_axes: list[str], all_cells: list[Cell], metrics: list[str]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow([*cell_axes, "n", "failed", *(f"{m}_{s}" for m in metrics for s in ("mean", "std", "n"))])
+    w.writerow([*cell_axes, "n", "failed", *(f"{m}_{s}" for m in metrics for s in ("mean", "std", "n", "ci95_low", "ci95_high"))])
     for c in all_cells:
-        stats = [x for m in metrics for x in c.mean_std(m)]
+        stats = [x for m in metrics for x in (*c.mean_std(m), *_ci(c.values(m)))]
         w.writerow([*(v for _, v in c.key), len(c.completed), len(c.failed),
                     *("" if isinstance(x, float) and math.isnan(x) else x for x in stats)])
     return buf.getvalue()
+
+
+def _ci(values: list[float]) -> tuple[float, float]:
+    from seqvision.report.stats import summary
+
+    s = summary(values)
+    return s.ci_low, s.ci_high
 
 
 def failures(trials: list[Trial], cell_axes: list[str]) -> str:

@@ -12,6 +12,7 @@ from torchmetrics import MaxMetric, MeanMetric
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
 from seqvision.constraints import NonNegativeInt, PositiveFloat, Probability
+from seqvision.schedules import step_scheduler
 from seqvision.tasks import epoch_metrics
 from seqvision.tasks.classification_media import per_class_accuracy, publish
 from seqvision.tasks.mistakes import MistakeGallery
@@ -185,6 +186,10 @@ class ClassificationTask(pl.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         epoch_metrics.load(self, checkpoint)
+
+    def lr_scheduler_step(self, scheduler, metric) -> None:
+        spans_run = bool(self.scheduler_cfg and self.scheduler_cfg.get("total_steps_arg"))
+        step_scheduler(self.trainer, scheduler, metric, spans_run=spans_run)  # paced by a budget of seconds
 
     def configure_optimizers(self):
         return configure_optimizers(self, self.optimizer_cfg, self.scheduler_cfg, self.norm_lr_scale)

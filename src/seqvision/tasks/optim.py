@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from hydra.utils import instantiate
 
-from seqvision.schedules import schedule_length
+from seqvision.schedules import pace_of, schedule_length
 from seqvision.validate import Target
 
 if TYPE_CHECKING:
@@ -55,6 +55,8 @@ def configure_optimizers(module: pl.LightningModule, optimizer_cfg: Any, schedul
     if not scheduler_cfg or scheduler_cfg.get("scheduler") is None:
         return optimizer
     interval = scheduler_cfg.get("interval", "epoch")
+    if scheduler_cfg.get("total_steps_arg") and pace_of(module.trainer) is not None:
+        interval = "step"  # a budget's length is steps (or ticks of its seconds), whatever the epochs
     kwargs = {}
     if scheduler_cfg.get("total_steps_arg"):
         kwargs[scheduler_cfg.total_steps_arg] = schedule_length(module.trainer, interval)

@@ -29,6 +29,7 @@ from torchmetrics import MeanMetric, MinMetric
 from seqvision.constraints import NonNegativeInt
 from seqvision.errors import ConfigError
 from seqvision.frame_heads import FRAME_HEADS, to_frames
+from seqvision.schedules import step_scheduler
 from seqvision.tasks import epoch_metrics
 from seqvision.tasks.frame_metrics import FrameMetrics
 from seqvision.tasks.media import log_strip
@@ -172,6 +173,10 @@ class FramePredictionTask(pl.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         epoch_metrics.load(self, checkpoint)
+
+    def lr_scheduler_step(self, scheduler, metric) -> None:
+        spans_run = bool(self.scheduler_cfg and self.scheduler_cfg.get("total_steps_arg"))
+        step_scheduler(self.trainer, scheduler, metric, spans_run=spans_run)  # paced by a budget of seconds
 
     def configure_optimizers(self):
         return configure_optimizers(self, self.optimizer_cfg, self.scheduler_cfg)

@@ -1,0 +1,123 @@
+"""What a run cost: FLOP counts against hand counts, the energy counters' arithmetic, and the
+``cost`` block a real run writes into ``results.json``."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import TINY, train_in_process
+from torch import nn
+
+from seqvision.cost.energy import EnergyMeter
+from seqvision.cost.flops import forward_flops
+
+
+def test_flops_of_a_small_conv_net_by_hand():
+    net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 8 * 8, 10))
+    total, per_module = forward_flops(net, (1, 8, 8))
+    conv = 2 * (4 * 8 * 8) * (1 * 3 * 3)  # a multiply-add per output element and kernel tap: 4,608
+    linear = 2 * 256 * 10  # 5,120
+    assert total == conv + linear == 9728
+    assert per_module["Global"] == total
+
+
+class _LastStep(nn.Module):
+    def __init__(self, rnn: nn.Module, hidden: int):
+        super().__init__()
+        self.rnn, self.head = rnn, nn.Linear(hidden, 10)
+
+    def forward(self, x):
+        out, _ = self.rnn(x)
+        return self.head(out[:, -1])
+
+
+@pytest.mark.parametrize("kind, gates", [(nn.LSTM, 4), (nn.GRU, 3)])
+def test_flops_of_a_fused_recurrent_layer_by_hand(kind, gates):
+    """oneDNN runs nn.LSTM as one kernel that torch's counter does not know (it would count 0);
+    the count runs it as its matrix products instead."""
+    steps, features, hidden = 5, 8, 16
+    total, _ = forward_flops(_LastStep(kind(features, hidden, batch_first=True), hidden), (steps, features))
+    per_step = 2 * gates * hidden * features + 2 * gates * hidden * hidden
+    assert total == steps * per_step + 2 * hidden * 10
+
+
+def test_every_gate_variant_counts_its_matrix_products():
+    """Our cells: ``lstm`` on the library kernel, ``vanilla`` (peepholes, elementwise and not
+    counted) on the hand-written loop: the same products, the same count; by hand for MNIST rows."""
+    from seqvision.nets.row_rnn import RowRNN
+
+    counts = {cell: forward_flops(RowRNN((1, 28, 28), 10, num_layers=1, hidden_size=16, cell=cell), (1, 28, 28))[0]
+              for cell in ("lstm", "vanilla", "cifg", "gru")}
+    lstm = 28 * (2 * 64 * 28 + 2 * 64 * 16) + 2 * 16 * 10
+    assert counts["lstm"] == counts["vanilla"] == lstm == 158016
+    assert counts["gru"] == 28 * (2 * 48 * 28 + 2 * 48 * 16) + 2 * 16 * 10
+    assert counts["cifg"] == 28 * (2 * 48 * 28 + 2 * 48 * 16) + 2 * 16 * 10  # input and forget gate coupled
+
+
+def _powercap(root, packages):
+    for i, (energy, top) in enumerate(packages):
+        zone = root / f"intel-rapl:{i}"
+        (zone / f"intel-rapl:{i}:0").mkdir(parents=True)  # a subzone (cores): inside the package, not added
+        (zone / f"intel-rapl:{i}:0" / "energy_uj").write_text("999")
+        (zone / "energy_uj").write_text(str(energy))
+        (zone / "max_energy_range_uj").write_text(str(top))
+
+
+def test_rapl_sums_packages_and_survives_a_wraparound(tmp_path):
+    _powercap(tmp_path, [(1_000_000, 10_000_000), (9_000_000, 10_000_000)])
+    meter = EnergyMeter("cpu", root=tmp_path)
+    meter.start()
+    (tmp_path / "intel-rapl:0" / "energy_uj").write_text("3500000")  # +2.5 J
+    (tmp_path / "intel-rapl:1" / "energy_uj").write_text("500000")  # wrapped: +1.0 + 0.5 J
+    meter.stop()
+    assert meter.joules == pytest.approx(4.0) and meter.why == ""
+
+
+def test_energy_says_why_it_was_not_measured(tmp_path, monkeypatch):
+    missing = EnergyMeter("cpu", root=tmp_path / "none")
+    missing.start()
+    missing.stop()
+    assert missing.joules is None and "no RAPL package zones" in missing.why
+    _powercap(tmp_path, [(1, 100)])
+    from pathlib import Path
+
+    real = Path.read_text
+
+    def denied(self, *a, **k):
+        if self.name == "energy_uj":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Path, "read_text", denied)
+    meter = EnergyMeter("cpu", root=tmp_path)
+    meter.start()
+    assert meter.joules is None and meter.why.startswith("permission denied reading") and "energy_uj" in meter.why
+
+
+def test_a_run_records_its_cost(tmp_path):
+    _, record = train_in_process([*TINY, "trainer.max_epochs=2"], tmp_path)
+    cost = record["cost"]
+    assert cost["params"] > 0 and cost["forward_flops_per_sample"] > 0
+    trained = record["data"]["train"]["used"] if isinstance(record["data"].get("train"), dict) else None
+    assert cost["train_samples"] == 2 * trained
+    assert cost["train_flops"] == 3 * cost["forward_flops_per_sample"] * cost["train_samples"]
+    assert 0 < cost["train_seconds"] < record["wall_time_s"]
+    assert cost["device_seconds"] > 0 and cost["peak_memory_bytes"] > 50 * 2**20
+    assert cost["throughput_samples_per_s"] == pytest.approx(cost["train_samples"] / cost["train_seconds"], rel=1e-3)
+    assert cost["achieved_flops_per_s"] == pytest.approx(cost["train_flops"] / cost["train_seconds"], rel=1e-3)
+    assert isinstance(cost["energy_j"], float) or cost["energy_j"].startswith("not measured (")
+    assert record["directions"]["test/acc"] == "max" and record["directions"]["test/loss"] == "min"
+
+
+def test_the_model_summary_prints_the_same_flops(tmp_path, capsys):
+    from seqvision.callbacks.cost import CostMeter
+
+    overrides = [o for o in TINY if not o.startswith("callbacks.model_summary")]
+    _, record = train_in_process([*overrides, "callbacks.model_summary.max_depth=1"], tmp_path)
+    out = capsys.readouterr().out
+    from pytorch_lightning.utilities.model_summary.model_summary import get_human_readable_count
+
+    flops = record["cost"]["forward_flops_per_sample"]
+    assert f"Total FLOPs: {get_human_readable_count(flops)}" in out.replace("\n", " ") or \
+        f"Total FLOPs: {get_human_readable_count(flops)}" in " ".join(out.split())
+    assert CostMeter  # the meter is what the summary reads
