@@ -48,6 +48,9 @@ SHOWN_BY = {
     "model.net.whiten": "test_airbench.py::test_the_whitening_stem_decorrelates_the_patches_it_was_fitted_to",
     "model.net.forecast": "test_video_models.py::test_a_feedback_forecaster_reads_its_own_predictions",
     "model.net.head": "test_video_models.py::test_a_linear_head_predicts_the_frames_and_its_mse_never_saturates",
+    "budget.seconds": "test_budget.py::test_budget_seconds_ends_within_5_percent_and_the_schedule_follows_the_clock",
+    "budget.flops": "test_budget.py::test_budget_flops_ends_within_5_percent",
+    "budget.samples": "test_budget.py::test_budget_samples_ends_within_a_batch_and_the_schedule_ends_with_it",
 }
 
 # Flags probed here: (the overrides that make the flag's value meaningful, the value). The probe

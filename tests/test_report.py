@@ -69,7 +69,7 @@ def test_known_statistics_two_axes_failures_and_sweep_json_only_trials(tmp_path)
     assert "| convlstm | nfg | 0 | 3 | - |" in md
     assert "WorkerCrashedError: killed" in md and "NonFiniteLossError" in md
     names = sorted(p.name for p in report["plots"])
-    assert names == ["curves_val_acc.png", "test_acc.png", "val_acc_best.png"]
+    assert names == ["curves_val_acc.png", "test_acc.png", "test_acc_vs_reference.png", "val_acc_best.png"]
     for p in report["plots"]:
         assert p.read_bytes()[:8] == PNG and p.stat().st_size > 5000
     assert (tmp_path / "report" / "report.md").read_text() == md
@@ -92,7 +92,10 @@ def test_report_of_a_real_sweep_via_the_cli(tmp_path):
         cell = f"{statistics.fmean(accs):.4f} ± {statistics.stdev(accs):.4f}"
         assert f"| {lr} | 2 | 0 | {cell} |" in out.stdout, out.stdout
     files = sorted(p.name for p in (sweep / "report").iterdir())
-    assert files == ["curves_val_acc.png", "report.csv", "report.md", "test_acc.png", "val_acc_best.png"]
+    assert files == ["curves_val_acc.png", "report.csv", "report.md", "test_acc.png", "test_acc_vs_compute.png",
+                     "test_acc_vs_reference.png", "val_acc_best.png"]
+    assert "## test/acc against the reference (optimizer.lr=0.003; higher is better)" in out.stdout
+    assert "## What each cell cost" in out.stdout and "| 0.03 | " in out.stdout.split("## What each cell cost")[1]
     curves = (sweep / "report" / "curves_val_acc.png").read_bytes()
     assert curves[:8] == PNG
 

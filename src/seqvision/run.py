@@ -59,13 +59,13 @@ def train(cfg: DictConfig, record: dict[str, Any] | None = None) -> float | None
     with run.kept(trainer, loggers):
         if cfg.get("train", True):
             trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path)
-        run.results["cost"] = _cost(meter, callbacks, trained=bool(cfg.get("train", True)))
         metrics = run.scalars(trainer.callback_metrics)
         if cfg.get("test", True):
             tested = _checkpoint_to_test(cfg, trainer, ckpt_path)
             trainer.test(task, datamodule=datamodule, ckpt_path=tested)
             metrics.update(run.scalars(trainer.callback_metrics))
             run.results["tested_checkpoint"] = tested
+        run.results["cost"] = _cost(meter, callbacks, trained=bool(cfg.get("train", True)))
         run.completed(metrics, _data_report(datamodule, task))
         run.results["directions"] = _directions(task, metrics)
         _hparams_with_metrics(cfg, loggers, metrics, trainer.global_step)

@@ -70,6 +70,7 @@ class Budget(pl.Callback):
         (self.kind, self.value), = chosen.items()
         self.meter = meter
         self.steps: int | None = None
+        self._paced = self._ended = False  # a schedule follows the clock; it reached its end
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if stage != "fit" or self.kind == "seconds":
@@ -90,14 +91,20 @@ class Budget(pl.Callback):
         return TIME_TICKS if self.kind == "seconds" else int(self.steps)
 
     def schedule_position(self, length: int) -> int | None:
+        """Lightning steps the schedule just before ``on_train_batch_end``: the step that moves
+        it to its end is the step after which training stops, so the last learning rate is the
+        schedule's final one (a clock read twice could disagree by a tick)."""
         if self.kind != "seconds":
             return None
-        return min(length, math.floor(self.meter.train_seconds() / self.value * length))
+        self._paced = True
+        fraction = self.meter.train_seconds() / self.value
+        self._ended = self._ended or fraction >= 1
+        return min(length, math.floor(fraction * length))
 
     # -- stopping -------------------------------------------------------------------------------
     def spent(self, trainer: pl.Trainer) -> bool:
         if self.kind == "seconds":
-            return self.meter.train_seconds() >= self.value
+            return self._ended if self._paced else self.meter.train_seconds() >= self.value
         return trainer.global_step >= self.steps
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:

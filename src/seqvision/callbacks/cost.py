@@ -45,6 +45,7 @@ class CostMeter(pl.Callback):
         self._earlier = {"wall": 0.0, "cpu": 0.0, "joules": 0.0}  # from the checkpoint of a resumed run
         self._device = "cpu"
         self._world = 1
+        self._peak: int | None = None  # at the end of training, before the test
 
     # -- measuring ------------------------------------------------------------------------------
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
@@ -79,6 +80,8 @@ class CostMeter(pl.Callback):
 
     def on_train_end(self, trainer, pl_module) -> None:
         self.clock.pause()
+        cuda = self._device == "cuda"
+        self._peak = int(torch.cuda.max_memory_allocated(trainer.strategy.root_device)) if cuda else peak_rss_bytes()
         if self.energy is not None:
             self.energy.stop()
 
@@ -115,12 +118,12 @@ class CostMeter(pl.Callback):
                    train_seconds=round(seconds, 3))
         if self._device == "cuda":
             out.update(device_seconds=round(seconds * self._world, 3), device_seconds_kind="GPU-seconds (held, all ranks)",
-                       peak_memory_bytes=int(torch.cuda.max_memory_allocated()), peak_memory_kind="GPU allocated, rank 0")
+                       peak_memory_bytes=self._peak or NOT_MEASURED, peak_memory_kind="GPU allocated, rank 0")
         else:
             cpu = self._earlier["cpu"] + self.clock.cpu
             out.update(device_seconds=round(cpu, 3) if self._world == 1 else f"{NOT_MEASURED} (CPU time of rank 0 only)",
                        device_seconds_kind="CPU core-seconds (user + system, this process)",
-                       peak_memory_bytes=peak_rss_bytes(), peak_memory_kind="peak RSS of the process")
+                       peak_memory_bytes=self._peak or NOT_MEASURED, peak_memory_kind="peak RSS of the process")
         out["throughput_samples_per_s"] = round(self.samples / seconds, 3) if seconds > 0 else NOT_MEASURED
         out["achieved_flops_per_s"] = round(flops / seconds) if flops is not None and seconds > 0 else NOT_MEASURED
         joules = self.energy.joules if self.energy is not None else None

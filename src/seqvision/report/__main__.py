@@ -8,7 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from seqvision.report import compare, cost, forest, pareto, plots, table
+from seqvision.report import compare, cost, forest, pareto, plots, publish, table
 from seqvision.report.collect import collect
 
 
@@ -61,12 +61,13 @@ def build(root: Path | list[Path], metrics: tuple[str, ...] | None = None, curve
                plots.curves_plot(cells, curve_metric, out))
     pngs = [p for p in figures if p is not None]
     md += [f"![{p.stem}]({p.name})" for p in pngs]
+    published = publish.publish(trials, pngs, out, group=f"report/{roots[0].name}")
     text = "\n".join(md) + "\n"
     (out / "report.md").write_text(text)
     csv_text = table.csv_text(cell_axes, cells, names)
     (out / "report.csv").write_text(csv_text)
     return {"markdown": text, "csv": csv_text, "plots": pngs, "trials": trials, "cells": cells, "out": out,
-            "comparison": compared}
+            "comparison": compared, "published": published}
 
 
 def main(argv: list[str] | None = None) -> int:
