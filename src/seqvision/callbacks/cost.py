@@ -58,6 +58,7 @@ class CostMeter(pl.Callback):
             self.forward_flops, self.module_flops = forward_flops(net, tuple(shape))
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._resume()
         self._device, self._world = trainer.strategy.root_device.type, trainer.world_size
         if self._device == "cuda":
             torch.cuda.reset_peak_memory_stats(trainer.strategy.root_device)
@@ -96,9 +97,15 @@ class CostMeter(pl.Callback):
                 "joules": None if joules is None else self._earlier["joules"] + joules}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.samples = int(state_dict["samples"])
-        self._earlier = {"wall": float(state_dict["wall"]), "cpu": float(state_dict["cpu"]),
-                         "joules": state_dict["joules"]}
+        """Kept until training starts: testing the best checkpoint loads callback states too, and
+        must not put the counts back to that checkpoint's."""
+        self._loaded = state_dict
+
+    def _resume(self) -> None:
+        state, self._loaded = getattr(self, "_loaded", None), None
+        if state is not None:
+            self.samples = int(state["samples"])
+            self._earlier = {"wall": float(state["wall"]), "cpu": float(state["cpu"]), "joules": state["joules"]}
 
     # -- the record -----------------------------------------------------------------------------
     def report(self, trained: bool = True) -> dict[str, Any]:
