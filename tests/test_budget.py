@@ -3,6 +3,8 @@ learning-rate schedule ends with it (the last learning rate is the schedule's fi
 
 from __future__ import annotations
 
+import csv
+
 import pytest
 import torch
 from conftest import TINY, compose, train_in_process
@@ -11,13 +13,20 @@ from seqvision.callbacks.budget import epoch_batches, steps_for
 from seqvision.errors import ConfigError
 from seqvision.schedules import TIME_TICKS
 
-ONE_CYCLE = ["scheduler=onecycle", "optimizer.lr=0.01"]
+ONE_CYCLE = ["scheduler=onecycle", "optimizer.lr=0.01", "++trainer.log_every_n_steps=1"]
 
 
 def _schedule_at_the_end(run_dir):
     """(position, length, learning rate) of the schedule in the run's last checkpoint."""
     state = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=False)["lr_schedulers"][0]
     return state["last_epoch"], state["total_steps"], state["_last_lr"][0]
+
+
+def _last_step_lr(run_dir) -> float:
+    """The learning rate the last training step used (LearningRateMonitor, logged before each step)."""
+    with (run_dir / "csv" / "metrics.csv").open() as f:
+        rows = [r for r in csv.DictReader(f) if r.get("lr-AdamW")]
+    return float(rows[-1]["lr-AdamW"])
 
 
 def _one_cycle_final(lr=0.01, div=25.0, final_div=1e4):
@@ -38,9 +47,9 @@ def test_budget_samples_ends_within_a_batch_and_the_schedule_ends_with_it(tmp_pa
     cost = record["cost"]
     assert 1000 <= cost["train_samples"] < 1000 + 32 and cost["budget"]["spent"] == cost["train_samples"]
     assert record["epochs"] >= 6  # trainer.max_epochs=1 was lifted: the budget is the run's length
-    position, total, lr = _schedule_at_the_end(tmp_path)
-    assert position == total == cost["budget"]["steps"]
-    assert lr == pytest.approx(_one_cycle_final(), rel=1e-6)
+    position, total, _ = _schedule_at_the_end(tmp_path)
+    assert position == total == cost["budget"]["steps"]  # one schedule step per optimizer step, all of them
+    assert _last_step_lr(tmp_path) == pytest.approx(_one_cycle_final(), rel=1e-6)
 
 
 def test_budget_flops_ends_within_5_percent(tmp_path):
@@ -55,8 +64,8 @@ def test_budget_flops_ends_within_5_percent(tmp_path):
     cost = record["cost"]
     assert cost["forward_flops_per_sample"] == forward
     assert budget <= cost["train_flops"] <= 1.05 * budget
-    position, total, lr = _schedule_at_the_end(tmp_path / "run")
-    assert position == total and lr == pytest.approx(_one_cycle_final(), rel=1e-6)
+    position, total, _ = _schedule_at_the_end(tmp_path / "run")
+    assert position == total and _last_step_lr(tmp_path / "run") == pytest.approx(_one_cycle_final(), rel=1e-6)
 
 
 def test_budget_seconds_ends_within_5_percent_and_the_schedule_follows_the_clock(tmp_path):
@@ -65,7 +74,8 @@ def test_budget_seconds_ends_within_5_percent_and_the_schedule_follows_the_clock
     assert 6.0 <= cost["train_seconds"] <= 6.3, cost
     assert cost["budget"] == {"kind": "seconds", "value": 6, "spent": pytest.approx(cost["train_seconds"], abs=0.05)}
     position, total, lr = _schedule_at_the_end(tmp_path)
-    assert position == total == TIME_TICKS and lr == pytest.approx(_one_cycle_final(), rel=1e-6)
+    assert total == TIME_TICKS and position == TIME_TICKS - 1 and lr == pytest.approx(_one_cycle_final(), rel=1e-6)
+    assert _last_step_lr(tmp_path) < 0.01 * 0.01  # the last step ran at the end of the annealing, not mid-schedule
     assert record["global_step"] > 20 and record["status"] == "completed"
     assert record["metrics"]["test/acc"] > 0.3  # 10 classes: it learned in its 6 seconds
 

@@ -99,7 +99,7 @@ class Budget(pl.Callback):
         self._paced = True
         fraction = self.meter.train_seconds() / self.value
         self._ended = self._ended or fraction >= 1
-        return min(length, math.floor(fraction * length))
+        return min(length - 1, math.floor(fraction * (length - 1)))  # length - 1: a schedule's last position
 
     # -- stopping -------------------------------------------------------------------------------
     def spent(self, trainer: pl.Trainer) -> bool:
