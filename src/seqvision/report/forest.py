@@ -22,7 +22,7 @@ def forest_plot(table_rows: list[Row], metric: str, reference: dict[str, str], o
 
     plt = _plt()
     height = max(3.0, 0.32 * len(shown) + 1.5)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, height), sharey=True)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, height))
     labels = [", ".join(v for _, v in r.cell.key) or "all" for r in shown]
     ys = list(range(len(shown)))[::-1]
     for y, r in zip(ys, shown):
@@ -34,9 +34,13 @@ def forest_plot(table_rows: list[Row], metric: str, reference: dict[str, str], o
             continue
         err = None if math.isnan(c.ci_low) else [[c.diff - c.ci_low], [c.ci_high - c.diff]]
         right.errorbar([c.diff], [y], xerr=err, fmt="o", capsize=3, color=COLOURS.get(r.verdict, "grey"))
-        right.annotate(r.verdict, (c.diff, y), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7,
-                       color=COLOURS.get(r.verdict, "grey"))
     left.set_yticks(ys, labels)
+    right.set_yticks(ys, [r.verdict.replace("no detectable difference", "no detectable diff.") for r in shown])
+    right.yaxis.tick_right()
+    for tick, r in zip(right.get_yticklabels(), shown):
+        tick.set_color(COLOURS.get(r.verdict, "grey"))
+    for ax in (left, right):
+        ax.set_ylim(-0.6, len(shown) - 0.4)
     left.set_xlabel(f"{metric}: mean and 95% CI over seeds (squares: reference)")
     right.axvline(0, color="black", lw=0.8)
     right.set_xlabel(f"difference to reference ({', '.join(f'{k}={v}' for k, v in reference.items())}), 95% CI")

@@ -37,7 +37,7 @@ def compute_plot(cells: list[Cell], metric: str, mode: str | None, out: Path) ->
     from seqvision.report.plots import _plt, _safe
 
     plt = _plt()
-    fig, panels = plt.subplots(1, 2, figsize=(11, 4.5))
+    fig, panels = plt.subplots(1, 2, figsize=(12, 5.2))
     cmap = plt.get_cmap("tab20" if len(cells) > 10 else "tab10")
     for ax, (key, label, log) in zip(panels, axes_of):
         every = []
@@ -50,12 +50,14 @@ def compute_plot(cells: list[Cell], metric: str, mode: str | None, out: Path) ->
             ax.step(*zip(*f), where="post", color="black", lw=1, ls="--", label="Pareto front")
         missing = sum(len(c.completed) for c in cells) - len(every)
         ax.set_xlabel(label + (f"; {missing} trials not measured" if missing else ""))
-        if log and every:
+        xs = [x for x, _ in every]
+        if log and every and min(xs) > 0 and max(xs) / min(xs) > 10:  # a log axis only where costs span decades
             ax.set_xscale("log")
         ax.set_ylabel(metric + {"max": " (higher is better)", "min": " (lower is better)"}.get(mode or "", ""))
         ax.grid(alpha=0.3)
-    panels[0].legend(fontsize=7)
-    fig.tight_layout()
+    handles, labels = panels[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(6, len(labels)), fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0.06 + 0.03 * (len(labels) // 6), 1, 1))
     path = out / f"{_safe(metric)}_vs_compute.png"
     fig.savefig(path, dpi=120)
     plt.close(fig)
