@@ -136,8 +136,10 @@ def _task(cfg: DictConfig, net, datamodule):
 
 def _cost_callbacks(cfg: DictConfig, callbacks: list):
     """Adds the cost meter every run has (``results.json["cost"]``) and, with a ``budget``, the
-    callback that ends training when it is spent; a budget lifts the Trainer's own length
-    (``max_epochs``, ``max_steps``, ``min_epochs``), since the budget is the run's length."""
+    callback that ends training when it is spent. A budget is the run's length, so it lifts
+    ``trainer.max_epochs`` and ``min_epochs`` (a recipe's epochs included); a ``trainer.max_steps``
+    the command sets stays a hard stop (a smoke run of one step), with a warning that the
+    schedule then spans more than the run."""
     from seqvision.budgets import BudgetConfig
     from seqvision.callbacks.budget import Budget
     from seqvision.callbacks.cost import CostMeter
@@ -149,9 +151,12 @@ def _cost_callbacks(cfg: DictConfig, callbacks: list):
         callbacks.insert(1, Budget(meter, **chosen))
         (kind, value), = chosen.items()
         log.info("budget.%s=%s: training ends when it is spent and the schedule spans it (trainer.max_epochs=%s "
-                 "and max_steps lifted)", kind, value, cfg.trainer.get("max_epochs"))
+                 "lifted)", kind, value, cfg.trainer.get("max_epochs"))
+        if cfg.trainer.get("max_steps") not in (None, -1):
+            log.warning("trainer.max_steps=%s stops training before budget.%s=%s may be spent; the schedule spans "
+                        "the budget", cfg.trainer.max_steps, kind, value)
         with open_dict(cfg.trainer):
-            cfg.trainer.max_epochs, cfg.trainer.max_steps, cfg.trainer.min_epochs = -1, -1, None
+            cfg.trainer.max_epochs, cfg.trainer.min_epochs = -1, None
     return meter
 
 
