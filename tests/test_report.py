@@ -198,3 +198,17 @@ def test_cost_table_says_not_measured_and_compute_plot_has_a_point_per_trial(tmp
     assert png in report["plots"] and png.read_bytes()[:8] == PNG
     assert pareto.front([(1, 0.5), (2, 0.4), (3, 0.7), (3, 0.6), (4, 0.7)], "max") == [(1, 0.5), (3, 0.7)]
     assert pareto.front([(1, 0.5), (2, 0.4), (3, 0.7)], "min") == [(1, 0.5), (2, 0.4)]
+
+
+def test_figures_go_to_tensorboard_where_the_trials_logged_there(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from seqvision.report.__main__ import build
+
+    _arm_trials(tmp_path, {"lstm": [0.9, 0.91], "nfg": [0.8, 0.82]})
+    (tmp_path / "0" / "tensorboard").mkdir()  # a trial that logged to TensorBoard
+    report = build(tmp_path)
+    assert report["published"] == [tmp_path / "report" / "tensorboard"]
+    events = EventAccumulator(str(tmp_path / "report" / "tensorboard"))
+    events.Reload()
+    assert sorted(events.Tags()["images"]) == sorted(f"report/{p.stem}" for p in report["plots"])

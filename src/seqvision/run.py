@@ -136,7 +136,8 @@ def _task(cfg: DictConfig, net, datamodule):
 
 def _cost_callbacks(cfg: DictConfig, callbacks: list):
     """Adds the cost meter every run has (``results.json["cost"]``) and, with a ``budget``, the
-    callback that ends training when it is spent. A budget is the run's length, so it lifts
+    callback that ends training when it is spent; without a summary callback, Lightning adds none
+    of its own (it would count 0 FLOPs without an example input). A budget is the run's length, so it lifts
     ``trainer.max_epochs`` and ``min_epochs`` (a recipe's epochs included); a ``trainer.max_steps``
     the command sets stays a hard stop (a smoke run of one step), with a warning that the
     schedule then spans more than the run."""
@@ -144,8 +145,13 @@ def _cost_callbacks(cfg: DictConfig, callbacks: list):
     from seqvision.callbacks.budget import Budget
     from seqvision.callbacks.cost import CostMeter
 
+    from pytorch_lightning.callbacks import ModelSummary
+
     meter = CostMeter()
     callbacks.insert(0, meter)  # first: the budget and the summary read what it measured
+    if not any(isinstance(c, ModelSummary) for c in callbacks):
+        with open_dict(cfg.trainer):  # callbacks.model_summary=null: no summary, not Lightning's with "0 FLOPs"
+            cfg.trainer.enable_model_summary = False
     chosen = BudgetConfig.chosen(cfg.get("budget"))
     if chosen:
         callbacks.insert(1, Budget(meter, **chosen))

@@ -78,10 +78,10 @@ class Budget(pl.Callback):
         samples = self.value
         if self.kind == "flops":
             if not self.meter.forward_flops:
-                raise ConfigError(f"budget.flops={self.value:g}: the net's forward pass counts "
-                                  f"{self.meter.forward_flops or 'no'} FLOPs (torch's counter knows none of its "
-                                  f"operations), so no number of samples spends it; valid: budget.samples or "
-                                  f"budget.seconds for this net; e.g. budget.seconds=600")
+                why = self.meter.flops_why or "torch's counter finds no matrix product or convolution in it"
+                raise ConfigError(f"budget.flops={self.value:g}: the net's forward FLOPs are not known ({why}), so "
+                                  f"no number of samples is known to spend it; valid: budget.samples or budget.seconds "
+                                  f"for this net; e.g. budget.seconds=600")
             samples = math.ceil(self.value / training_flops(self.meter.forward_flops, 1))
         loader = trainer.datamodule.train_dataloader()
         self.steps = steps_for(int(samples), epoch_batches(loader, trainer.world_size), trainer.accumulate_grad_batches)

@@ -18,7 +18,7 @@ import pytorch_lightning as pl
 import torch
 
 from seqvision.cost.energy import EnergyMeter
-from seqvision.cost.flops import forward_flops, training_flops
+from seqvision.cost.flops import UncountedOps, forward_flops, training_flops
 from seqvision.cost.usage import Stopwatch, peak_rss_bytes
 
 NOT_MEASURED = "not measured"
@@ -39,6 +39,7 @@ class CostMeter(pl.Callback):
         self.forward_flops: int | None = None
         self.module_flops: dict[str, int] = {}
         self.params: int | None = None
+        self.flops_why = ""  # why forward_flops is None
         self.samples = 0
         self.clock = Stopwatch()
         self.energy: EnergyMeter | None = None
@@ -54,8 +55,13 @@ class CostMeter(pl.Callback):
         net = getattr(pl_module, "net", pl_module)
         self.params = sum(p.numel() for p in net.parameters())
         shape = getattr(trainer.datamodule, "input_shape", None) if trainer.datamodule is not None else None
-        if shape is not None:
+        if shape is None:
+            self.flops_why = "the data module declares no input_shape"
+            return
+        try:
             self.forward_flops, self.module_flops = forward_flops(net, tuple(shape))
+        except UncountedOps as err:  # a number without these products would be wrong: none at all
+            self.flops_why = str(err)
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._resume()
@@ -112,7 +118,8 @@ class CostMeter(pl.Callback):
         """The ``cost`` block of ``results.json``."""
         out: dict[str, Any] = {
             "params": self.params if self.params is not None else NOT_MEASURED,
-            "forward_flops_per_sample": self.forward_flops if self.forward_flops is not None else NOT_MEASURED,
+            "forward_flops_per_sample": self.forward_flops if self.forward_flops is not None
+            else f"{NOT_MEASURED} ({self.flops_why or 'not counted'})",
         }
         if not trained or (self.samples == 0 and not self.clock.wall):
             return {**out, **dict.fromkeys(("train_samples", "train_flops", "train_seconds", "device_seconds",
@@ -121,7 +128,8 @@ class CostMeter(pl.Callback):
         seconds = self.train_seconds()
         flops = training_flops(self.forward_flops, self.samples) if self.forward_flops is not None else None
         out.update(train_samples=self.samples,
-                   train_flops=flops if flops is not None else NOT_MEASURED, train_flops_method=TRAIN_FLOPS_METHOD,
+                   train_flops=flops if flops is not None else f"{NOT_MEASURED} (no forward FLOPs)",
+                   train_flops_method=TRAIN_FLOPS_METHOD,
                    train_seconds=round(seconds, 3))
         if self._device == "cuda":
             out.update(device_seconds=round(seconds * self._world, 3), device_seconds_kind="GPU-seconds (held, all ranks)",

@@ -10,8 +10,8 @@ same arithmetic). On a GPU the count runs on the same net where it lives; cuDNN'
 kernel has no formula, so a net with one is counted on a CPU copy.
 
 The registry knows ``addmm`` but not its in-place form ``addmm_``, which our hand-written LSTM
-loop (``nets/lstm_bptt.py``) uses for every recurrent product: the in-place forms are counted
-with the formulas of their out-of-place ops. Any other operation whose name says it multiplies
+loop (``nets/lstm_bptt.py``) uses for every recurrent product, nor the CPU kernel of fused
+attention: these are counted with the formulas of their twins (``EXTRA``). Any other operation whose name says it multiplies
 matrices or convolves (``mm``, ``conv``, ``rnn``, ``lstm``, ``attention``, ...) and that has no
 formula makes the count "not measured" (``UncountedOps``), never a number that leaves it out.
 """
@@ -28,8 +28,12 @@ from torch.utils.flop_counter import FlopCounterMode, flop_registry
 
 _FUSED_RNN = (nn.LSTM, nn.GRU, nn.RNN)
 aten = torch.ops.aten
-# the registered formulas of the out-of-place ops, unwrapped: FlopCounterMode wraps a custom mapping itself
-IN_PLACE = {aten.addmm_: flop_registry[aten.addmm].__wrapped__, aten.baddbmm_: flop_registry[aten.baddbmm].__wrapped__}
+# Formulas torch registers for one op and not for its twin: the out-of-place op's formula for the
+# in-place one, the GPU flash attention's for the CPU kernel (same shapes in, same products).
+# Unwrapped: FlopCounterMode wraps a custom mapping itself.
+EXTRA = {aten.addmm_: flop_registry[aten.addmm].__wrapped__, aten.baddbmm_: flop_registry[aten.baddbmm].__wrapped__,
+         aten._scaled_dot_product_flash_attention_for_cpu:
+             flop_registry[aten._scaled_dot_product_flash_attention].__wrapped__}
 HEAVY = re.compile(r"mm|matmul|conv|linear|rnn|lstm|gru|attention|einsum", re.I)
 
 
@@ -63,11 +67,11 @@ def forward_flops(net: nn.Module, input_shape: tuple[int, ...], depth: int = 3) 
     net.eval()
     try:
         with torch.no_grad(), torch.backends.mkldnn.flags(enabled=False), \
-                FlopCounterMode(display=False, depth=depth, custom_mapping=IN_PLACE) as counter, _Seen() as seen:
+                FlopCounterMode(display=False, depth=depth, custom_mapping=EXTRA) as counter, _Seen() as seen:
             net(sample)
     finally:
         net.train(was_training)
-    known = set(flop_registry) | set(IN_PLACE)
+    known = set(flop_registry) | set(EXTRA)
     if uncounted := sorted(str(op) for op in seen.ops if op not in known and HEAVY.search(str(op))):
         raise UncountedOps(f"no FLOP formula for {', '.join(uncounted)}")
     per_module = {name: sum(ops.values()) for name, ops in counter.get_flop_counts().items()}
