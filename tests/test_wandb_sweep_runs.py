@@ -44,6 +44,7 @@ def test_one_grouped_named_finished_run_per_trial(tmp_path):
             assert info["exit"] == 0
             assert summary["val/acc_best"] == pytest.approx(r["metrics"]["val/acc_best"])
             assert summary["test/acc"] == pytest.approx(r["metrics"]["test/acc"])
+            assert summary["cost/train_flops"] == r["cost"]["train_flops"] > 0  # what it cost, beside what it scored
         else:
             assert "NaNDigits" in run.display_name and info["exit"] == 1
     assert sorted(r["status"] for r in got.values()) == ["completed", "completed", "failed", "failed"]

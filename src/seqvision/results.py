@@ -82,12 +82,15 @@ class RunRecord:
 
 
 def _finish(logger, results: dict) -> None:
-    """Puts summary metrics on the W&B run and closes it, so the next trial of a sweep starts a new run."""
+    """Puts summary metrics and cost on the W&B run and closes it, so the next trial of a sweep starts a new run."""
     from pytorch_lightning.loggers import WandbLogger
 
     if isinstance(logger, WandbLogger) and logger._experiment is not None:
         run = logger.experiment
         for k, v in results.get("metrics", {}).items():
             run.summary[k] = v
+        for k, v in (results.get("cost") or {}).items():  # what the run cost, beside what it scored
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                run.summary[f"cost/{k}"] = v
         run.summary["status"] = results["status"]
         run.finish(exit_code=0 if results["status"] == "completed" else 1)

@@ -2,8 +2,9 @@
 training when that much is spent, and the learning-rate schedule spans the budget.
 
 One budget per run (two would leave the schedule two lengths; the config refuses a second).
-Under a budget the run's length is the budget: ``trainer.max_epochs``/``max_steps`` are lifted
-(the run driver says so in one line). What counts:
+Under a budget the run's length is the budget: ``trainer.max_epochs`` and ``min_epochs`` are
+lifted (the run driver says so in one line; a ``trainer.max_steps`` the command sets stays a
+hard stop, with a warning). What counts:
 
 * ``samples``: training samples seen, all ranks together. The budget becomes the optimizer
   steps whose batches first reach it (the epochs' last, smaller batches counted as they are),
