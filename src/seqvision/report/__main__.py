@@ -1,6 +1,7 @@
-"""``python -m seqvision.report <multirun folder>`` (or ``seqvision-report``): writes
-``report/report.md``, ``report/report.csv`` and PNG plots into the (first) folder, and prints
-the table. Several folders are pooled: ``seqvision-report <sweep with seeds 1,2> <same sweep, seed 3>``."""
+"""``python -m seqvision.report <multirun folder> [--reference axis=value]`` (or ``seqvision-report``):
+writes ``report/report.md``, ``report/report.csv`` and PNG plots into the (first) folder, and
+prints the report: the cells, every arm against the reference arm, what each cell cost. Several
+folders are pooled: ``seqvision-report <sweep with seeds 1,2> <same sweep, seed 3>``."""
 
 from __future__ import annotations
 
@@ -75,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("folders", type=Path, nargs="+",
                         help="a multirun folder (one sub-folder per trial); several are pooled")
     parser.add_argument("--metric", action="append", dest="metrics",
-                        help=f"a metric to tabulate (repeatable); default: those of {', '.join(table.DEFAULT_METRICS)} that were logged")
+                        help=f"a metric to tabulate (repeatable; the first is the one compared with the reference); default: "
+                             f"those of {', '.join(table.DEFAULT_METRICS)} that were logged")
     parser.add_argument("--curve", default="val/acc", help="metric of the learning-curve plot (default val/acc)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default <folder>/report)")
     parser.add_argument("--reference", action="append", metavar="AXIS=VALUE",
@@ -85,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report = build(args.folders, tuple(args.metrics) if args.metrics else None, args.curve, args.out,
                        args.reference)
-    except (FileNotFoundError, compare.ReferenceError) as err:
+    except (FileNotFoundError, compare.UnknownReference) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(report["markdown"])

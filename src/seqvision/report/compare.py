@@ -18,7 +18,7 @@ from seqvision.report.collect import Trial
 from seqvision.report.table import Cell
 
 
-class ReferenceError(ValueError):
+class UnknownReference(ValueError):
     """A ``--reference`` that names no axis or no value of the sweep (the user's mistake)."""
 
 
@@ -31,9 +31,9 @@ def reference(specs: list[str] | None, cell_axes: list[str], cells: list[Cell]) 
         if not sep or key not in values:
             valid = "; ".join(f"{a}={'|'.join(v)}" for a, v in values.items()) or "none (nothing was swept)"
             example = f"{cell_axes[0]}={values[cell_axes[0]][0]}" if cell_axes else "<axis>=<value>"
-            raise ReferenceError(f"--reference {spec!r} names no swept axis; valid: {valid}; e.g. --reference {example}")
+            raise UnknownReference(f"--reference {spec!r} names no swept axis; valid: {valid}; e.g. --reference {example}")
         if value not in values[key]:
-            raise ReferenceError(f"--reference {spec!r}: {key} took no value {value!r} in this sweep; valid: "
+            raise UnknownReference(f"--reference {spec!r}: {key} took no value {value!r} in this sweep; valid: "
                                  f"{', '.join(values[key])}; e.g. --reference {key}={values[key][0]}")
         chosen[key] = value
     if not specs:
