@@ -68,8 +68,9 @@ def test_budget_flops_ends_within_5_percent(tmp_path):
     assert position == total and _last_step_lr(tmp_path / "run") == pytest.approx(_one_cycle_final(), rel=1e-6)
 
 
-def test_budget_seconds_ends_within_5_percent_and_the_schedule_follows_the_clock(tmp_path):
-    _, record = train_in_process([*TINY, *ONE_CYCLE, "budget.seconds=6"], tmp_path)
+def test_budget_seconds_ends_within_5_percent_and_the_schedule_follows_the_clock(mnist_root, tmp_path):
+    mnist = ["data=mnist", f"data.root={mnist_root}", "data.download=false", "data.batch_size=32"]
+    _, record = train_in_process([*mnist, *ONE_CYCLE, "budget.seconds=6", "callbacks.rich_progress_bar=null"], tmp_path)
     cost = record["cost"]
     assert 6.0 <= cost["train_seconds"] <= 6.3, cost
     assert cost["budget"] == {"kind": "seconds", "value": 6, "spent": pytest.approx(cost["train_seconds"], abs=0.05)}
@@ -77,7 +78,7 @@ def test_budget_seconds_ends_within_5_percent_and_the_schedule_follows_the_clock
     assert total == TIME_TICKS and position == TIME_TICKS - 1 and lr == pytest.approx(_one_cycle_final(), rel=1e-6)
     assert _last_step_lr(tmp_path) < 0.01 * 0.01  # the last step ran at the end of the annealing, not mid-schedule
     assert record["global_step"] > 20 and record["status"] == "completed"
-    assert record["metrics"]["test/acc"] > 0.3  # 10 classes: it learned in its 6 seconds
+    assert record["metrics"]["test/acc"] >= 0.6, record["metrics"]  # the fixture's classes are separable: it learned
 
 
 @pytest.mark.parametrize("overrides, says", [
