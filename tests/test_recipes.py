@@ -62,11 +62,20 @@ def test_a_recipe_value_stays_overridable_and_recipe_none_drops_the_recipe():
 
 @pytest.mark.parametrize("kind,name", [("experiment", p.stem) for p in sorted((ROOT / "experiments").glob("*.yaml"))
                                        if "conf/recipe/" not in p.read_text()] +
-                         [("sweep", p.stem) for p in sorted((ROOT / "sweeps").glob("*.yaml"))])
+                         [("sweep", p.stem) for p in sorted((ROOT / "sweeps").glob("*.yaml"))
+                          if "conf/recipe/" not in p.read_text()])
 def test_setups_of_their_own_take_no_recipe(kind, name):
     extra = ["data.root=/data"] if name == "lrcn_video" else []
     choice = _compose([f"{kind}={name}", *extra]).hydra.runtime.choices.recipe
     assert choice == "none" or not (ROOT / "conf" / "recipe" / f"{choice}.yaml").exists(), choice
+
+
+def test_the_equal_compute_sweep_trains_each_family_with_its_recipe_under_one_budget():
+    for model, recipe in (("cnn", "cnn_cifar10"), ("attention", "attention_cifar10"), ("convlstm", "convlstm_cifar10")):
+        cfg = _compose(["sweep=equal_compute", f"model={model}"])
+        assert cfg.hydra.runtime.choices.recipe == recipe
+        assert cfg.budget.seconds == 120 and cfg.task.tta == "none"  # the sweep's, over the recipe's flips
+    assert _compose(["sweep=equal_compute", "model=attention"]).optimizer.lr == 0.002  # the recipe's value
 
 
 def test_the_plain_command_says_which_recipe_it_took(tmp_path, monkeypatch):
