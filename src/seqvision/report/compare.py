@@ -117,10 +117,11 @@ def _signed(x: float) -> str:
 def markdown(cell_axes: list[str], table_rows: list[Row], metric: str, ref: dict[str, str]) -> str:
     direction = mode([r.cell for r in table_rows], metric)
     way = {"max": "higher is better", "min": "lower is better"}.get(direction, "direction not recorded")
+    compared = sum(r.comparison is not None for r in table_rows)
     head = (f"## {metric} against the reference ({', '.join(f'{k}={v}' for k, v in ref.items()) or 'all trials'}; {way})\n\n"
             f"Mean with its 95% CI (t); difference to the reference with its 95% CI; paired t-test by seed where both "
-            f"arms ran the same seeds, Welch's otherwise; p corrected across the {sum(r.comparison is not None for r in table_rows)} "
-            f"arms compared (Holm); effect size Hedges' g (Welch) or d_z (paired); seeds per arm for 80% power at the "
+            f"arms ran the same seeds, Welch's otherwise; p corrected across the {compared} arm{'s' * (compared != 1)} "
+            f"compared (Holm); effect size Hedges' g (Welch) or d_z (paired); seeds per arm for 80% power at the "
             f"observed effect where no difference was detected.\n")
     header = [*cell_axes, "n", "mean [95% CI]", "diff [95% CI]", "test", "p", "p (Holm)", "effect", "verdict",
               "seeds for 80% power"]

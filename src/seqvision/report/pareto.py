@@ -47,7 +47,8 @@ def compute_plot(cells: list[Cell], metric: str, mode: str | None, out: Path) ->
                 every += pts[key]
         if every:
             f = front(every, mode)
-            ax.step(*zip(*f), where="post", color="black", lw=1, ls="--", label="Pareto front")
+            ax.step(*zip(*f), where="post", color="black", lw=1, ls="--", marker="o", mfc="none", ms=9,
+                    label="Pareto front")
         missing = sum(len(c.completed) for c in cells) - len(every)
         ax.set_xlabel(label + (f"; {missing} trials not measured" if missing else ""))
         xs = [x for x, _ in every]
