@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -79,3 +80,44 @@ class MeetOthers(Callback):
         deadline = time.monotonic() + self.patience_s
         while len(list(self.folder.iterdir())) < self.count and time.monotonic() < deadline:
             time.sleep(0.05)
+
+
+class Park(Callback):
+    """For the cluster tests: at global step ``step`` the trial writes ``marker`` (its SLURM job id,
+    or its pid) and waits, at most ``patience_s``, for one of ``signals`` (a scheduler stopping it)
+    or to be killed; then training goes on. It parks once: a trial that finds the marker (the same
+    trial, requeued or resumed) goes straight on. With ``node_resource``, only a trial on the Ray
+    node that has that custom resource parks."""
+
+    def __init__(self, marker: str, step: int = 3, signals: tuple[str, ...] = ("SIGTERM",), patience_s: float = 120.0,
+                 node_resource: str | None = None):
+        self.marker, self.step, self.patience_s = Path(marker), step, patience_s
+        self.signals, self.node_resource = [getattr(signal, s) for s in signals], node_resource
+
+    def _here(self) -> bool:
+        if self.node_resource is None:
+            return True
+        import ray
+
+        me = ray.get_runtime_context().get_node_id()
+        return any(n["NodeID"] == me and self.node_resource in n["Resources"] for n in ray.nodes())
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.global_step != self.step or self.marker.exists() or not self._here():
+            return
+        caught: list[int] = []
+        previous = {s: signal.getsignal(s) for s in self.signals}
+
+        def note(signum, frame):  # then whatever handled the signal before (the requeue's holder)
+            caught.append(signum)
+            if callable(previous[signum]):
+                previous[signum](signum, frame)
+
+        for s in self.signals:
+            signal.signal(s, note)
+        self.marker.write_text(os.environ.get("SLURM_JOB_ID", str(os.getpid())))
+        deadline = time.monotonic() + self.patience_s
+        while not caught and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for s, handler in previous.items():
+            signal.signal(s, handler)

@@ -118,11 +118,9 @@ def test_experiment_composes_validates_and_cites_its_source(name):
 @pytest.mark.parametrize("launcher,expect", [
     ("parallel", {"ray.remote.num_gpus": 1, "ray.remote.max_calls": 1, "ray.remote.max_retries": 0}),
     ("parallel_cpu", {"ray.remote.num_gpus": 0, "ray.init.num_gpus": 0, "ray.remote.num_cpus": 1}),
-    ("slurm", {"gpus_per_node": 1, "max_num_timeout": 5, "additional_parameters.requeue": True}),
 ])
 def test_launcher_configs(launcher, expect):
-    pytest.importorskip("hydra_plugins.hydra_ray_launcher" if launcher.startswith("parallel")
-                        else "hydra_plugins.hydra_submitit_launcher")
+    pytest.importorskip("hydra_plugins.hydra_ray_launcher")
     cfg = compose([f"hydra/launcher={launcher}"], hydra=True).hydra.launcher
     for key, value in expect.items():
         assert OmegaConf.select(cfg, key) == value, key

@@ -26,10 +26,12 @@ from seqvision.secrets import redact, redacted_argv
 log = logging.getLogger(__name__)
 
 
-def train(cfg: DictConfig, record: dict[str, Any] | None = None) -> float | None:
+def train(cfg: DictConfig, record: dict[str, Any] | None = None, extra_callbacks: list = (),
+          extra_plugins: list = ()) -> float | None:
     """Validates, fits, tests the best checkpoint, writes ``results.json``; returns the value of
     ``cfg.optimized_metric`` for Hydra sweepers. ``record``: what the caller (a sweep) wants in
-    ``results.json`` besides the run's own facts (trial identity, resources)."""
+    ``results.json`` besides the run's own facts (trial identity, resources, placement);
+    ``extra_callbacks``/``extra_plugins``: what it adds to the trainer (a SLURM job's requeue)."""
     validate(cfg)
     if (recipe := active_recipe(cfg)) is not None:
         log.info("recipe %s: the measured settings of this model on this data (conf/recipe/%s.yaml); any value stays "
@@ -48,9 +50,9 @@ def train(cfg: DictConfig, record: dict[str, Any] | None = None) -> float | None
     datamodule = build_datamodule(cfg)
     task = _task(cfg, build_net(cfg, datamodule), datamodule)
     ckpt_path = _checkpoint_to_start_from(cfg, output_dir) if cfg.get("train", True) else _checkpoint_to_evaluate(cfg, task)
-    callbacks, loggers = _each(cfg, "callbacks"), _each(cfg, "logger")
+    callbacks, loggers = _each(cfg, "callbacks") + list(extra_callbacks), _each(cfg, "logger")
     meter = _cost_callbacks(cfg, callbacks)
-    trainer = _trainer(cfg, callbacks, loggers, [AtomicCheckpointIO()])
+    trainer = _trainer(cfg, callbacks, loggers, [AtomicCheckpointIO(), *extra_plugins])
     with redacted_argv():  # W&B starts here and records the command line
         for logger in loggers:
             logger.log_hyperparams(redact(OmegaConf.to_container(cfg, resolve=True)))

@@ -1,7 +1,8 @@
 """How ``train.py`` runs one job, with what a sweep adds around the run driver: skip the job if a
 resumed sweep completed it already, resume it if SLURM requeued it, run it as a DDP process
 group if it asks for one, record a failure that happened before the run could; otherwise call
-``seqvision.run.train`` with the trial's record (identity, resources) for ``results.json``."""
+``seqvision.run.train`` with the trial's record (identity, resources, placement) for
+``results.json`` and, under a SLURM job, the step-end requeue (``requeue.py``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import logging
 from omegaconf import DictConfig
 
 from seqvision.run import train
-from seqvision.sweep import ddp, resources, trial
+from seqvision.sweep import ddp, placement, requeue, resources, trial
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,9 @@ def run_trial(cfg: DictConfig) -> float | None:
             return ddp.run_process_group(cfg)
         hardware = resources.assigned()
         resources.apply_cpu_budget(hardware)
-        return train(cfg, {**trial.identity(), "resources": hardware})
+        callbacks, plugins = requeue.trainer_extras(cfg)
+        return train(cfg, {**trial.identity(), "resources": hardware, "placement": placement.where()},
+                     extra_callbacks=callbacks, extra_plugins=plugins)
     except BaseException as err:
         trial.record_failure(cfg, err)
         raise

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# A multi-node Ray cluster on this machine (each node its own `ray start` process), for the test
+# suite and CI.
+#
+#   bash tests/cluster/ray.sh up <folder>             # a head and a worker node; prints RAY_ADDRESS=127.0.0.1:<port>
+#   bash tests/cluster/ray.sh worker <folder> <name>  # one more worker node, named <name>
+#   bash tests/cluster/ray.sh kill <folder> <name>    # SIGKILL every process of node <name>: a lost machine
+#   bash tests/cluster/ray.sh down <folder>           # stops every node of the cluster and removes <folder>
+#
+# Each node has 1 CPU and a custom resource named after it (node_head, node_worker, node_<name>),
+# and runs in a process group of its own (`setsid ray start --block`), whose id is in
+# <folder>/<name>.pid, so that `kill` and `down` stop exactly its processes. The cluster's files
+# live in <folder>/tmp (keep <folder> short: Ray's sockets are there), not in /tmp/ray: a
+# `ray.init()` elsewhere on the machine does not find this cluster and join it.
+# Trials run by the nodes import the code on the PYTHONPATH `up` and `worker` were started with.
+set -euo pipefail
+
+usage="usage: ray.sh up|worker|kill|down <folder> [name]"
+action=${1:?$usage}
+dir=${2:?$usage}
+die() { echo "ray.sh: $*" >&2; exit 1; }
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+start_node() {  # start_node <name> <ray start arguments...>
+  local name=$1
+  shift
+  local ports=(--node-manager-port="$(free_port)" --object-manager-port="$(free_port)"
+               --dashboard-agent-listen-port="$(free_port)" --dashboard-agent-grpc-port="$(free_port)"
+               --runtime-env-agent-port="$(free_port)" --metrics-export-port="$(free_port)")
+  setsid ray start --block --disable-usage-stats --node-ip-address=127.0.0.1 --num-cpus=1 --num-gpus=0 \
+    --resources="{\"node_$name\": 1}" "${ports[@]}" "$@" >"$dir/$name.log" 2>&1 </dev/null &
+  echo $! >"$dir/$name.pid"
+}
+
+wait_for_nodes() {  # wait_for_nodes <address> <count>: at most 60 s
+  python3 - "$1" "$2" <<'PY' || die "the Ray cluster did not reach $2 nodes within 60 s; see $dir/*.log"
+import sys, time
+import ray
+ray.init(address=sys.argv[1], logging_level="ERROR", log_to_driver=False)
+deadline = time.monotonic() + 60
+while sum(n["Alive"] for n in ray.nodes()) < int(sys.argv[2]):
+    if time.monotonic() > deadline:
+        sys.exit(1)
+    time.sleep(0.5)
+PY
+}
+
+alive() { [ -n "$(cat "$dir/address" 2>/dev/null)" ] || die "$dir holds no cluster of ray.sh"; }
+
+stop_group() {  # stop_group <pid file> <signal>: the node's whole process group
+  local pgid
+  pgid=$(cat "$1")
+  kill "-$2" -- "-$pgid" 2>/dev/null || true
+  for _ in $(seq 100); do pgrep -g "$pgid" >/dev/null || break; sleep 0.1; done
+  kill -KILL -- "-$pgid" 2>/dev/null || true
+}
+
+case $action in
+  up)
+    mkdir -p "$dir/tmp"
+    dir=$(cd "$dir" && pwd)
+    port=$(free_port)
+    start_node head --head --port="$port" --temp-dir="$dir/tmp" --include-dashboard=false
+    echo "127.0.0.1:$port" >"$dir/address"
+    wait_for_nodes "127.0.0.1:$port" 1
+    start_node worker --address="127.0.0.1:$port"
+    wait_for_nodes "127.0.0.1:$port" 2
+    echo "RAY_ADDRESS=127.0.0.1:$port"
+    ;;
+  worker)
+    alive
+    name=${3:?$usage}
+    address=$(cat "$dir/address")
+    count=$(ls "$dir"/*.pid | wc -l)
+    start_node "$name" --address="$address"
+    wait_for_nodes "$address" $((count + 1))
+    ;;
+  kill)
+    alive
+    stop_group "$dir/${3:?$usage}.pid" KILL
+    rm -f "$dir/$3.pid"
+    ;;
+  down)
+    [ -d "$dir" ] || exit 0
+    alive
+    for file in "$dir"/*.pid; do
+      [ -e "$file" ] || continue
+      [ "$(basename "$file")" = head.pid ] && continue
+      stop_group "$file" TERM
+    done
+    [ -e "$dir/head.pid" ] && stop_group "$dir/head.pid" TERM
+    rm -rf "$dir"
+    ;;
+  *) die "$usage" ;;
+esac

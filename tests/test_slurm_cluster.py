@@ -1,0 +1,166 @@
+"""Sweeps on a real SLURM cluster (``tests/cluster/slurm.sh``: munged, slurmctld and slurmd on this
+machine), submitted by ``hydra/launcher=slurm`` (submitit) exactly as on a user's cluster.
+
+* four trials run as SLURM jobs, each recording its job id; a failed trial stays isolated,
+  ``sweep.json`` and the report read the sweep, and ``resume=true`` finishes it;
+* preemption: ``scontrol requeue`` in the middle of a trial's training. SLURM sends SIGTERM; the
+  trial saves ``last.ckpt`` at the end of the step it is in and stops; the requeued job resumes
+  from that file and ends with metrics bit-identical to a trial that was never stopped, one W&B
+  run id, and ``requeues: 1`` in ``results.json``;
+* the time limit: a job with a one-minute limit gets USR2 before it (``signal_delay_s``),
+  requeues itself through submitit and resumes the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from clusters import slurm_cluster  # noqa: F401  (fixture)
+from sweeps_support import NAN_ENV, QUIET, ROOT, env, multirun, results, tail
+
+pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+pytestmark = pytest.mark.slow
+
+# the launcher config users take to their cluster, sized for this one-node, GPU-less cluster
+ON_THIS_CLUSTER = ["hydra/launcher=slurm", "hydra.launcher.gpus_per_node=null", "hydra.launcher.cpus_per_task=1",
+                   "hydra.launcher.mem_gb=null", "hydra.launcher.timeout_min=10"]
+# a trial of 10 steps (2 epochs of 5), a mid-epoch checkpoint every 2 steps, deterministic
+TRIAL = ["data.limit=160", "data.batch_size=32", "model.net.num_layers=1", "model.net.width=8", "trainer.max_epochs=2",
+         "trainer.deterministic=true", "seed=7", "callbacks.mid_epoch_checkpoint.every_n_train_steps=2",
+         "logger=[csv,wandb]"]
+
+
+def _park(marker: Path, *signals: str) -> list[str]:
+    return ["+callbacks.park._target_=sweeps_support.Park", f"+callbacks.park.marker={marker}",
+            f"+callbacks.park.signals=[{','.join(signals)}]", "+callbacks.park.patience_s=100"]
+
+
+def test_a_sweep_runs_as_slurm_jobs_a_failed_trial_stays_isolated_and_resume_finishes_it(slurm_cluster, tmp_path):
+    sweep = tmp_path / "sweep"
+    args = [*ON_THIS_CLUSTER, "seed=1,2", "data._target_=seqvision.data.digits.DigitsDataModule,sweeps_support.NaNDigits"]
+    first = multirun(args, sweep, timeout=300, SLURM_CONF=slurm_cluster.conf, **{NAN_ENV: "1"})
+    assert first.returncode == 0, tail(first)  # two trials failed, not all: the sweep succeeds
+    summary = json.loads((sweep / "sweep.json").read_text())
+    assert (summary["trials_total"], summary["completed"], summary["failed"]) == (4, 2, 2), summary
+    got = results(sweep)
+    assert sorted(got) == [0, 1, 2, 3]
+    jobs = {n: r["placement"]["slurm"] for n, r in got.items()}
+    assert len({j["job_id"] for j in jobs.values()}) == 4, jobs  # one SLURM job per trial
+    assert all(j["array_task_id"] is not None and j["restart_count"] == 0 for j in jobs.values()), jobs
+    assert all(r["placement"]["requeues"] == 0 for r in got.values())
+    ok = [n for n, r in got.items() if r["status"] == "completed"]
+    assert len(ok) == 2 and all(got[n]["metrics"]["test/acc"] > 0.3 for n in ok), got  # learned: chance is 0.1
+    assert all("non-finite loss" in r["error"] for r in got.values() if r["status"] == "failed")
+
+    report = subprocess.run([sys.executable, "-m", "seqvision.report", str(sweep)], cwd=ROOT, env=env(),
+                            capture_output=True, text=True, timeout=120)
+    assert report.returncode == 0, report.stderr[-3000:]
+    assert "test/acc" in report.stdout and (sweep / "report" / "report.md").is_file()
+
+    started = {n: got[n]["started_at"] for n in ok}
+    second = multirun([*args, "resume=true"], sweep, timeout=300, SLURM_CONF=slurm_cluster.conf, **{NAN_ENV: "0"})
+    assert second.returncode == 0, tail(second)
+    again = results(sweep)
+    assert all(r["status"] == "completed" for r in again.values()), again
+    assert {n: again[n]["started_at"] for n in ok} == started, "a completed trial was trained again"
+    summary = json.loads((sweep / "sweep.json").read_text())
+    assert (summary["completed"], summary["failed"]) == (4, 0)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> dict:
+    """The trial run to its end without a scheduler (Hydra's basic launcher), as the reference."""
+    sweep = tmp_path_factory.mktemp("reference") / "sweep"
+    proc = multirun(TRIAL, sweep, WANDB_MODE="offline")
+    assert proc.returncode == 0, tail(proc)
+    return results(sweep)[0]
+
+
+def _submit(sweep: Path, extra: list[str], slurm_conf: str) -> subprocess.Popen:
+    cmd = [sys.executable, str(ROOT / "train.py"), "-m", *QUIET, *ON_THIS_CLUSTER, *TRIAL, *extra,
+           f"hydra.sweep.dir={sweep}", f"paths.log_dir={sweep.parent / 'logs'}"]
+    log = open(sweep.parent / "sweep.log", "w")
+    return subprocess.Popen(cmd, cwd=ROOT, env=env(SLURM_CONF=slurm_conf, WANDB_MODE="offline"), stdout=log,
+                            stderr=subprocess.STDOUT)
+
+
+def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 180) -> str:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert proc.poll() is None, f"the sweep ended (status {proc.returncode}) before {path.name} appeared"
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.2)
+    time.sleep(0.2)
+    return path.read_text().strip()
+
+
+def _finish(proc: subprocess.Popen, sweep: Path) -> None:
+    try:
+        proc.wait(timeout=240)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, (sweep.parent / "sweep.log").read_text()[-4000:]
+
+
+def _step_of_last_checkpoint(trial: Path) -> int:
+    return torch.load(trial / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)["global_step"]
+
+
+def _check_resumed_exactly(trial: Path, expected: dict) -> None:
+    got = json.loads((trial / "results.json").read_text())
+    assert got["status"] == "completed", got
+    assert got["placement"]["requeues"] == 1 and got["placement"]["slurm"]["restart_count"] == 1, got["placement"]
+    assert got["metrics"] == expected["metrics"]  # to the last bit
+    assert (got["epochs"], got["global_step"]) == (expected["epochs"], expected["global_step"])
+    assert "Resuming from" in (trial / "train.log").read_text()
+    # one W&B run across the two processes: each wrote an offline run, both under the folder's id
+    run_id = (trial / "wandb" / "run_id").read_text().strip()
+    runs = sorted((trial / "wandb").glob("offline-run-*/run-*.wandb"))
+    assert len(runs) == 2 and {p.stem for p in runs} == {f"run-{run_id}"}, runs
+
+
+def test_scontrol_requeue_mid_training_resumes_with_bit_identical_metrics_and_one_wandb_run(
+        slurm_cluster, uninterrupted, tmp_path):
+    sweep, marker = tmp_path / "sweep", tmp_path / "parked"
+    proc = _submit(sweep, _park(marker, "SIGTERM"), slurm_cluster.conf)
+    try:
+        job = _wait_for(marker, proc)  # parked after step 3 (the last periodic checkpoint is step 2's)
+        slurm_cluster.run("scontrol", "requeue", job)  # what preemption does: SIGTERM, then back in the queue
+        slurm_cluster.wait_for(job, {"PENDING"})
+        # the trial saved the step it was in when the signal came, not the last periodic checkpoint
+        assert _step_of_last_checkpoint(sweep / "0") == 3
+        slurm_cluster.run("scontrol", "update", f"jobid={job}", "StartTime=now")  # a requeued job waits for a begin time
+        _finish(proc, sweep)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    _check_resumed_exactly(sweep / "0", uninterrupted)
+
+
+def test_a_job_near_its_time_limit_requeues_itself_and_resumes_with_bit_identical_metrics(
+        slurm_cluster, uninterrupted, tmp_path):
+    sweep, marker = tmp_path / "sweep", tmp_path / "parked"
+    # SLURM's shortest limit is a minute; it sends USR2 40 s before it (SLURM checks every 30 s or so,
+    # so the signal comes 20 to 50 s after the start); the trial waits for it after step 3
+    limit = ["hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=40", "hydra.launcher.max_num_timeout=2"]
+    proc = _submit(sweep, [*limit, *_park(marker, "SIGUSR2")], slurm_cluster.conf)
+    try:
+        job = _wait_for(marker, proc)
+        slurm_cluster.wait_for(job, {"PENDING"}, timeout=90)  # submitit's handler ran `scontrol requeue`
+        assert _step_of_last_checkpoint(sweep / "0") == 3
+        # released, with a limit long enough that the resumed trial is not signalled again
+        slurm_cluster.run("scontrol", "update", f"jobid={job}", "StartTime=now", "TimeLimit=10")
+        _finish(proc, sweep)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    _check_resumed_exactly(sweep / "0", uninterrupted)
+    log = "".join(p.read_text() for p in (sweep / ".submitit").rglob("*.out"))
+    assert "Caught signal SIGUSR2" in log and "timed-out" in log, log[-3000:]
