@@ -29,21 +29,23 @@ pytestmark = pytest.mark.slow
 
 # the launcher config users take to their cluster, sized for this one-node, GPU-less cluster
 ON_THIS_CLUSTER = ["hydra/launcher=slurm", "hydra.launcher.gpus_per_node=null", "hydra.launcher.cpus_per_task=1",
-                   "hydra.launcher.mem_gb=null", "hydra.launcher.timeout_min=10"]
+                   "hydra.launcher.mem_gb=null"]
+TEN_MINUTES = ["hydra.launcher.timeout_min=10"]
 # a trial of 10 steps (2 epochs of 5), a mid-epoch checkpoint every 2 steps, deterministic
 TRIAL = ["data.limit=160", "data.batch_size=32", "model.net.num_layers=1", "model.net.width=8", "trainer.max_epochs=2",
          "trainer.deterministic=true", "seed=7", "callbacks.mid_epoch_checkpoint.every_n_train_steps=2",
          "logger=[csv,wandb]"]
 
 
-def _park(marker: Path, *signals: str) -> list[str]:
+def _park(marker: Path, step: int, *signals: str) -> list[str]:
     return ["+callbacks.park._target_=sweeps_support.Park", f"+callbacks.park.marker={marker}",
-            f"+callbacks.park.signals=[{','.join(signals)}]", "+callbacks.park.patience_s=100"]
+            f"+callbacks.park.step={step}", f"+callbacks.park.signals=[{','.join(signals)}]",
+            "+callbacks.park.patience_s=100"]
 
 
 def test_a_sweep_runs_as_slurm_jobs_a_failed_trial_stays_isolated_and_resume_finishes_it(slurm_cluster, tmp_path):
     sweep = tmp_path / "sweep"
-    args = [*ON_THIS_CLUSTER, "seed=1,2", "data._target_=seqvision.data.digits.DigitsDataModule,sweeps_support.NaNDigits"]
+    args = [*ON_THIS_CLUSTER, *TEN_MINUTES, "seed=1,2", "data._target_=seqvision.data.digits.DigitsDataModule,sweeps_support.NaNDigits"]
     first = multirun(args, sweep, timeout=300, SLURM_CONF=slurm_cluster.conf, **{NAN_ENV: "1"})
     assert first.returncode == 0, tail(first)  # two trials failed, not all: the sweep succeeds
     summary = json.loads((sweep / "sweep.json").read_text())
@@ -129,7 +131,7 @@ def _check_resumed_exactly(trial: Path, expected: dict) -> None:
 def test_scontrol_requeue_mid_training_resumes_with_bit_identical_metrics_and_one_wandb_run(
         slurm_cluster, uninterrupted, tmp_path):
     sweep, marker = tmp_path / "sweep", tmp_path / "parked"
-    proc = _submit(sweep, _park(marker, "SIGTERM"), slurm_cluster.conf)
+    proc = _submit(sweep, [*TEN_MINUTES, *_park(marker, 3, "SIGTERM")], slurm_cluster.conf)
     try:
         job = _wait_for(marker, proc)  # parked after step 3 (the last periodic checkpoint is step 2's)
         slurm_cluster.run("scontrol", "requeue", job)  # what preemption does: SIGTERM, then back in the queue
@@ -147,14 +149,14 @@ def test_scontrol_requeue_mid_training_resumes_with_bit_identical_metrics_and_on
 def test_a_job_near_its_time_limit_requeues_itself_and_resumes_with_bit_identical_metrics(
         slurm_cluster, uninterrupted, tmp_path):
     sweep, marker = tmp_path / "sweep", tmp_path / "parked"
-    # SLURM's shortest limit is a minute; it sends USR2 40 s before it (SLURM checks every 30 s or so,
-    # so the signal comes 20 to 50 s after the start); the trial waits for it after step 3
-    limit = ["hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=40", "hydra.launcher.max_num_timeout=2"]
-    proc = _submit(sweep, [*limit, *_park(marker, "SIGUSR2")], slurm_cluster.conf)
+    # SLURM's shortest limit is a minute; it sends USR2 35 s before it (SLURM checks limits every
+    # 30 s, so the signal comes 25 to 55 s after the start); the trial waits for it after step 1
+    limit = ["hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=35", "hydra.launcher.max_num_timeout=2"]
+    proc = _submit(sweep, [*limit, *_park(marker, 1, "SIGUSR2")], slurm_cluster.conf)
     try:
         job = _wait_for(marker, proc)
         slurm_cluster.wait_for(job, {"PENDING"}, timeout=90)  # submitit's handler ran `scontrol requeue`
-        assert _step_of_last_checkpoint(sweep / "0") == 3
+        assert _step_of_last_checkpoint(sweep / "0") == 1  # saved at the signal (periodic checkpoints: even steps)
         # released, with a limit long enough that the resumed trial is not signalled again
         slurm_cluster.run("scontrol", "update", f"jobid={job}", "StartTime=now", "TimeLimit=10")
         _finish(proc, sweep)

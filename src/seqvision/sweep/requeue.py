@@ -89,17 +89,18 @@ class RequeueAtStepEnd(Callback):
             self._caught = int(signum)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if (batch_idx + 1) % trainer.accumulate_grad_batches:
+            return  # inside a gradient accumulation window: the gradients so far are in no checkpoint
         caught = self._agreed(trainer, pl_module)
         if caught is None:
             return
         trainer.save_checkpoint(self.last)  # every rank calls it; rank 0 writes (AtomicCheckpointIO)
-        self._stop(trainer, caught, f"at step {trainer.global_step}, saved in {self.last}")
+        self._stop(trainer, caught, f"at step {trainer.global_step}, from {self.last}")
 
     def on_train_end(self, trainer, pl_module) -> None:
-        caught = self._caught
+        if self._caught is not None:  # during the last validation: the epoch's checkpoints are already written
+            self._stop(trainer, self._caught, f"after the last epoch, from {self.last}")
         self._restore()
-        if caught is not None:  # during the last validation: the epoch's checkpoints are already written
-            self._stop(trainer, caught, f"after the last epoch, in {self.last}")
 
     def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
         self._restore()
