@@ -48,23 +48,32 @@ stop() {  # stop the process of a pid file: TERM, then KILL after 10 s
   rm -f "$file"
 }
 
+fail() {  # a failed start stops what it started, keeps the folder (its logs), and says why
+  stop "$dir/slurmd.pid"
+  stop "$dir/slurmctld.pid"
+  stop "$dir/munged.pid"
+  die "$@"
+}
+
 up() {
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
   install
   mkdir -p "$dir/state" "$dir/spool" "$dir/log"
-  chmod 700 "$dir"
+  chmod 711 "$dir"  # munge's socket needs the execute bit on its folder
   # munge: a key and a daemon of this cluster's own
   dd if=/dev/urandom of="$dir/munge.key" bs=1024 count=1 status=none
   chmod 400 "$dir/munge.key"
   munged --force --socket="$dir/munge.sock" --key-file="$dir/munge.key" --pid-file="$dir/munged.pid" \
-    --log-file="$dir/log/munged.log" --seed-file="$dir/munge.seed" || die "munged did not start; see $dir/log/munged.log"
+    --log-file="$dir/log/munged.log" --seed-file="$dir/munge.seed" || fail "munged did not start; see $dir/log/munged.log"
 
-  local host node ctld_port slurmd_port
+  local host node nodename ctld_port slurmd_port
   host=$(hostname -s)
   # the node as slurmd sees the hardware (CPUs, sockets, cores, threads, memory), minus its uptime
   node=$(slurmd -C 2>/dev/null | head -n 1)
   [[ $node == NodeName=* ]] || die "slurmd -C did not describe this node: $node"
+  nodename=${node%% *}
+  nodename=${nodename#NodeName=}
   ctld_port=$(free_port)
   slurmd_port=$(free_port)
   cat >"$dir/slurm.conf" <<CONF
@@ -104,19 +113,24 @@ InactiveLimit=0
 SlurmctldTimeout=30
 SlurmdTimeout=30
 $node State=UNKNOWN
-PartitionName=debug Nodes=${node%% *} Default=YES MaxTime=INFINITE State=UP
+PartitionName=debug Nodes=$nodename Default=YES MaxTime=INFINITE State=UP
 CONF
   export SLURM_CONF=$dir/slurm.conf
-  slurmctld -f "$SLURM_CONF" -i || die "slurmctld did not start; see $dir/log/slurmctld.log"
-  slurmd -f "$SLURM_CONF" || die "slurmd did not start; see $dir/log/slurmd.log"
+  slurmctld -f "$SLURM_CONF" -i || fail "slurmctld did not start; see $dir/log/slurmctld.log"
+  slurmd -f "$SLURM_CONF" || fail "slurmd did not start; see $dir/log/slurmd.log"
 
   local deadline=$((SECONDS + 60))
   until [ "$(sinfo -h -o %t 2>/dev/null | head -n 1)" = idle ]; do
-    [ $SECONDS -lt $deadline ] || die "the node did not become idle within 60 s; see $dir/log/slurmctld.log and slurmd.log"
+    for daemon in slurmctld slurmd; do  # a daemon that stopped (a fatal error) ends the wait at once
+      if [ -f "$dir/$daemon.pid" ] && ! kill -0 "$(cat "$dir/$daemon.pid")" 2>/dev/null; then
+        fail "$daemon stopped; see $dir/log/$daemon.log"
+      fi
+    done
+    [ $SECONDS -lt $deadline ] || fail "the node did not become idle within 60 s; see $dir/log/slurmctld.log and slurmd.log"
     sleep 0.5
   done
   until timeout 20 srun --immediate=10 -N 1 -n 1 -t 1 true 2>>"$dir/log/srun.log"; do
-    [ $SECONDS -lt $deadline ] || die "\`srun true\` did not answer within 60 s; see $dir/log/srun.log"
+    [ $SECONDS -lt $deadline ] || fail "\`srun true\` did not answer within 60 s; see $dir/log/srun.log"
     sleep 1
   done
   echo "SLURM_CONF=$SLURM_CONF"
