@@ -14,6 +14,7 @@ from pathlib import Path
 from pytorch_lightning import Callback
 
 from seqvision.data.digits import DigitsDataModule
+from seqvision.data.torchvision_sets import MNISTDataModule
 
 ROOT = Path(__file__).resolve().parents[1]
 QUIET = ["trainer.max_epochs=1", "trainer.num_sanity_val_steps=0", "callbacks.rich_progress_bar=null",
@@ -52,15 +53,29 @@ def tail(proc: subprocess.CompletedProcess, n: int = 3000) -> str:
     return (proc.stdout + proc.stderr)[-n:]
 
 
-class NaNDigits(DigitsDataModule):
-    """Digits whose training images become NaN when ``SV_TEST_NAN_LOSS=1``: the loss is NaN at
-    the first step, as with a diverging learning rate, but deterministic and instant."""
+class _NaNWhenAsked:
+    """Training images become NaN when ``SV_TEST_NAN_LOSS=1``: the loss is NaN at the first step,
+    as with a diverging learning rate, but deterministic and instant."""
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         x, y = super().on_after_batch_transfer(batch, dataloader_idx)
         if os.environ.get(NAN_ENV) == "1" and self.trainer is not None and self.trainer.training:
             x = x * float("nan")
         return x, y
+
+
+class NaNDigits(_NaNWhenAsked, DigitsDataModule):
+    """The bundled digits, NaN when asked (``_NaNWhenAsked``)."""
+
+
+class NaNMNIST(_NaNWhenAsked, MNISTDataModule):
+    """MNIST files (the tests' separable ones), NaN when asked (``_NaNWhenAsked``)."""
+
+
+def mnist_args(root: Path) -> list[str]:
+    """The tests' MNIST files (``fixtures.write_mnist``: separable classes, learnable in 20 steps),
+    160 per split in batches of 16: 10 steps per epoch."""
+    return ["data=mnist", f"data.root={root}", "data.download=false", "data.limit=160", "data.batch_size=16"]
 
 
 class MeetOthers(Callback):

@@ -16,7 +16,7 @@ import time
 
 import pytest
 from clusters import own_ray_cluster, ray_cluster  # noqa: F401  (fixtures)
-from sweeps_support import QUIET, ROOT, env, multirun, results, tail
+from sweeps_support import QUIET, ROOT, env, mnist_args, multirun, results, tail
 
 pytest.importorskip("hydra_plugins.hydra_ray_launcher")
 pytestmark = pytest.mark.slow
@@ -48,8 +48,11 @@ def test_trials_run_on_both_nodes_of_a_ray_cluster(ray_cluster, tmp_path):
 
 
 def test_a_lost_worker_node_fails_its_trial_only_and_resume_finishes_the_sweep(own_ray_cluster, tmp_path):
+    from fixtures import write_mnist
+
     cluster, sweep, marker = own_ray_cluster, tmp_path / "sweep", tmp_path / "parked"
-    args = [*_on(cluster), "seed=1,2", "data.limit=160", "data.batch_size=32", "trainer.max_epochs=2",
+    write_mnist(tmp_path / "data")
+    args = [*_on(cluster), *mnist_args(tmp_path / "data"), "seed=1,2", "trainer.max_epochs=2",
             "callbacks.mid_epoch_checkpoint.every_n_train_steps=2",
             # the trial on the worker node waits after step 3 (its last.ckpt is step 2's) until the node is gone
             "+callbacks.park._target_=sweeps_support.Park", f"+callbacks.park.marker={marker}",
@@ -82,7 +85,7 @@ def test_a_lost_worker_node_fails_its_trial_only_and_resume_finishes_the_sweep(o
     second = multirun([*args, "resume=true"], sweep, timeout=400)  # the head node alone now
     assert second.returncode == 0, tail(second)
     again = results(sweep)
-    assert all(r["status"] == "completed" and r["metrics"]["test/acc"] > 0.3 for r in again.values()), again
+    assert all(r["status"] == "completed" and r["metrics"]["test/acc"] > 0.5 for r in again.values()), again
     assert again[done]["started_at"] == started, "the completed trial was trained again"
     assert "Resuming from" in (sweep / str(lost) / "train.log").read_text()
-    assert again[lost]["global_step"] == 10
+    assert again[lost]["global_step"] == 20

@@ -8,14 +8,17 @@
 #   bash tests/cluster/ray.sh down <folder>           # stops every node of the cluster and removes <folder>
 #
 # Each node has 1 CPU and a custom resource named after it (node_head, node_worker, node_<name>),
-# and runs in a process group of its own (`setsid ray start --block`), whose id is in
-# <folder>/<name>.pid, so that `kill` and `down` stop exactly its processes. The cluster's files
+# and is a `setsid ray start --block` process whose id is in <folder>/<name>.pid; `kill` and
+# `down` stop exactly it and the processes under it. The cluster's files
 # live in <folder>/tmp (keep <folder> short: Ray's sockets are there), not in /tmp/ray: a
 # `ray.init()` elsewhere on the machine does not find this cluster and join it.
 # Trials run by the nodes import the code on the PYTHONPATH `up` and `worker` were started with.
 set -euo pipefail
 
 usage="usage: ray.sh up|worker|kill|down <folder> [name]"
+# Ray 2.5x and later start a cluster with token authentication; a test cluster whose nodes and
+# clients are all on this machine goes without (a token would have to reach every client).
+export RAY_AUTH_MODE=${RAY_AUTH_MODE:-disabled}
 action=${1:?$usage}
 dir=${2:?$usage}
 die() { echo "ray.sh: $*" >&2; exit 1; }
@@ -47,12 +50,28 @@ PY
 
 alive() { [ -n "$(cat "$dir/address" 2>/dev/null)" ] || die "$dir holds no cluster of ray.sh"; }
 
-stop_group() {  # stop_group <pid file> <signal>: the node's whole process group
-  local pgid
-  pgid=$(cat "$1")
-  kill "-$2" -- "-$pgid" 2>/dev/null || true
-  for _ in $(seq 100); do pgrep -g "$pgid" >/dev/null || break; sleep 0.1; done
-  kill -KILL -- "-$pgid" 2>/dev/null || true
+running() { local state; state=$(ps -o stat= -p "$1" 2>/dev/null) && [[ $state != Z* ]]; }
+
+descendants() {  # every process under pid $1 (Ray's workers take process groups of their own)
+  local child
+  for child in $(ps -o pid= --ppid "$1" 2>/dev/null || true); do
+    echo "$child"
+    descendants "$child"
+  done
+}
+
+stop_node() {  # stop_node <pid file> <signal>: the node's `ray start` and every process under it
+  local leader pids pid alive
+  leader=$(cat "$1")
+  pids=$(echo "$leader" $(descendants "$leader") $(pgrep -g "$leader" || true) | tr ' ' '\n' | sort -u)
+  kill "-$2" $pids 2>/dev/null || true
+  for _ in $(seq 100); do
+    alive=
+    for pid in $pids; do running "$pid" && alive=1; done
+    [ -z "$alive" ] && break
+    sleep 0.1
+  done
+  kill -KILL $pids 2>/dev/null || true
 }
 
 case $action in
@@ -60,7 +79,8 @@ case $action in
     mkdir -p "$dir/tmp"
     dir=$(cd "$dir" && pwd)
     port=$(free_port)
-    start_node head --head --port="$port" --temp-dir="$dir/tmp" --include-dashboard=false
+    start_node head --head --port="$port" --temp-dir="$dir/tmp" --include-dashboard=false \
+      --ray-client-server-port="$(free_port)" --dashboard-port="$(free_port)"
     echo "127.0.0.1:$port" >"$dir/address"
     wait_for_nodes "127.0.0.1:$port" 1
     start_node worker --address="127.0.0.1:$port"
@@ -77,7 +97,7 @@ case $action in
     ;;
   kill)
     alive
-    stop_group "$dir/${3:?$usage}.pid" KILL
+    stop_node "$dir/${3:?$usage}.pid" KILL
     rm -f "$dir/$3.pid"
     ;;
   down)
@@ -86,9 +106,9 @@ case $action in
     for file in "$dir"/*.pid; do
       [ -e "$file" ] || continue
       [ "$(basename "$file")" = head.pid ] && continue
-      stop_group "$file" TERM
+      stop_node "$file" TERM
     done
-    [ -e "$dir/head.pid" ] && stop_group "$dir/head.pid" TERM
+    [ -e "$dir/head.pid" ] && stop_node "$dir/head.pid" TERM
     rm -rf "$dir"
     ;;
   *) die "$usage" ;;
