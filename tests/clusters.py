@@ -57,17 +57,16 @@ class Slurm:
         assert proc.returncode == 0, f"{' '.join(args)}: {proc.stdout}{proc.stderr}"
         return proc.stdout
 
-    def state(self, job: str) -> str:
-        """The job's state as squeue shows it (PENDING, RUNNING, ...), or "" once it left the queue."""
-        out = subprocess.run(["squeue", "-h", "-j", job, "-o", "%T"], env=self.env(), capture_output=True, text=True)
-        return out.stdout.strip()
-
-    def wait_for(self, job: str, states: set[str], timeout: float = 120) -> str:
+    def wait_for_requeue(self, job: str, timeout: float = 120) -> None:
+        """Until the job is back in the queue after a requeue (pending, restarted once or more)."""
         deadline = time.monotonic() + timeout
-        while (state := self.state(job)) not in states:
-            assert time.monotonic() < deadline, f"job {job} stayed {state or 'gone'}, expected one of {states}"
+        while True:
+            out = subprocess.run(["scontrol", "show", "job", job], env=self.env(), capture_output=True, text=True).stdout
+            fields = dict(f.split("=", 1) for f in out.split() if "=" in f)
+            if fields.get("JobState") == "PENDING" and int(fields.get("Restarts", 0)) >= 1:
+                return
+            assert time.monotonic() < deadline, f"job {job} was not requeued: {out.strip()}"
             time.sleep(0.3)
-        return state
 
 
 @pytest.fixture(scope="session")

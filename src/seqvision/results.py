@@ -82,15 +82,21 @@ class RunRecord:
 
 
 def _finish(logger, results: dict) -> None:
-    """Puts summary metrics and cost on the W&B run and closes it, so the next trial of a sweep starts a new run."""
+    """Puts summary metrics and cost on the W&B run and closes it, so the next trial of a sweep starts a new run.
+    W&B's service process may be gone (a scheduler stopping a job signals all its processes at
+    once): the run's files stay, and the run's own outcome is not replaced by W&B's error."""
     from pytorch_lightning.loggers import WandbLogger
 
     if isinstance(logger, WandbLogger) and logger._experiment is not None:
         run = logger.experiment
-        for k, v in results.get("metrics", {}).items():
-            run.summary[k] = v
-        for k, v in (results.get("cost") or {}).items():  # what the run cost, beside what it scored
-            if isinstance(v, (int, float)) and not isinstance(v, bool):
-                run.summary[f"cost/{k}"] = v
-        run.summary["status"] = results["status"]
-        run.finish(exit_code=0 if results["status"] == "completed" else 1)
+        try:
+            for k, v in results.get("metrics", {}).items():
+                run.summary[k] = v
+            for k, v in (results.get("cost") or {}).items():  # what the run cost, beside what it scored
+                if isinstance(v, (int, float)) and not isinstance(v, bool):
+                    run.summary[f"cost/{k}"] = v
+            run.summary["status"] = results["status"]
+            run.finish(exit_code=0 if results["status"] == "completed" else 1)
+        except Exception as err:  # noqa: BLE001 - W&B's own failure, reported and left behind
+            log.warning("W&B: the run could not be finished (%s: %s); its files stay in %s", type(err).__name__, err,
+                        getattr(run, "dir", "its folder"))
