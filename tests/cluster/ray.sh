@@ -60,18 +60,27 @@ descendants() {  # every process under pid $1 (Ray's workers take process groups
   done
 }
 
-stop_node() {  # stop_node <pid file> <signal>: the node's `ray start` and every process under it
-  local leader pids pid alive
-  leader=$(cat "$1")
-  pids=$(echo "$leader" $(descendants "$leader") $(pgrep -g "$leader" || true) | tr ' ' '\n' | sort -u)
-  kill "-$2" $pids 2>/dev/null || true
-  for _ in $(seq 100); do
+node_pids() {  # node_pids <pid file>...: each node's `ray start` and every process under it
+  local file leader
+  for file in "$@"; do
+    leader=$(cat "$file")
+    echo "$leader" $(descendants "$leader") $(pgrep -g "$leader" || true)
+  done | tr ' ' '\n' | sort -u
+}
+
+stop_nodes() {  # stop_nodes <signal> <pid file>...: the signal, 3 s to stop, then SIGKILL
+  local signal=$1 pids pid alive
+  shift
+  pids=$(node_pids "$@")
+  kill "-$signal" $pids 2>/dev/null || true
+  for _ in $(seq 30); do
     alive=
     for pid in $pids; do running "$pid" && alive=1; done
     [ -z "$alive" ] && break
     sleep 0.1
   done
   kill -KILL $pids 2>/dev/null || true
+  rm -f "$@"
 }
 
 case $action in
@@ -82,8 +91,7 @@ case $action in
     start_node head --head --port="$port" --temp-dir="$dir/tmp" --include-dashboard=false \
       --ray-client-server-port="$(free_port)" --dashboard-port="$(free_port)"
     echo "127.0.0.1:$port" >"$dir/address"
-    wait_for_nodes "127.0.0.1:$port" 1
-    start_node worker --address="127.0.0.1:$port"
+    start_node worker --address="127.0.0.1:$port"  # it waits for the head's GCS to answer
     wait_for_nodes "127.0.0.1:$port" 2
     echo "RAY_ADDRESS=127.0.0.1:$port"
     ;;
@@ -97,18 +105,13 @@ case $action in
     ;;
   kill)
     alive
-    stop_node "$dir/${3:?$usage}.pid" KILL
-    rm -f "$dir/$3.pid"
+    stop_nodes KILL "$dir/${3:?$usage}.pid"
     ;;
   down)
     [ -d "$dir" ] || exit 0
     alive
-    for file in "$dir"/*.pid; do
-      [ -e "$file" ] || continue
-      [ "$(basename "$file")" = head.pid ] && continue
-      stop_node "$file" TERM
-    done
-    [ -e "$dir/head.pid" ] && stop_node "$dir/head.pid" TERM
+    pidfiles=("$dir"/*.pid)
+    [ -e "${pidfiles[0]}" ] && stop_nodes TERM "${pidfiles[@]}"
     rm -rf "$dir"
     ;;
   *) die "$usage" ;;
