@@ -126,6 +126,23 @@ def test_launcher_configs(launcher, expect):
         assert OmegaConf.select(cfg, key) == value, key
 
 
+def test_a_sweep_starts_its_own_ray_instance_unless_given_a_cluster_whose_nodes_size_themselves(caplog):
+    """``address: local`` keeps a sweep off a ``ray start`` cluster running on the machine; with an
+    address, the local instance's sizes (which Ray refuses for a cluster) are left out, saying so."""
+    pytest.importorskip("hydra_plugins.hydra_ray_launcher")
+    from hydra_plugins.seqvision_launchers.ray_launcher import init_arguments
+
+    init = compose(["hydra/launcher=parallel_cpu", "hydra.launcher.ray.init.num_cpus=2"], hydra=True).hydra.launcher.ray.init
+    local = init_arguments(init)
+    assert (local["address"], local["num_cpus"], local["num_gpus"]) == ("local", 2, 0)
+    with caplog.at_level("INFO"):
+        joined = init_arguments(OmegaConf.merge(init, {"address": "10.1.2.3:6379"}))
+    assert joined["address"] == "10.1.2.3:6379"
+    assert not {"num_cpus", "num_gpus", "object_store_memory", "include_dashboard"} & set(joined), joined
+    assert joined["runtime_env"]["env_vars"]["SEQVISION_ROOT"] == os.environ["SEQVISION_ROOT"]
+    assert "num_cpus=2, num_gpus=0" in caplog.text and "not used" in caplog.text
+
+
 def test_wandb_sweep_yaml_yields_valid_train_overrides():
     from seqvision.config import validate
 
