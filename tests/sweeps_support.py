@@ -101,7 +101,7 @@ class Park(Callback):
     """For the cluster tests: at global step ``step`` the trial writes ``marker`` (its SLURM job id,
     or its pid) and waits, at most ``patience_s``, for one of ``signals`` (a scheduler stopping it)
     or to be killed; then training goes on. It parks once: a trial that finds the marker (the same
-    trial, requeued or resumed) goes straight on. With ``node_resource``, only a trial on the Ray
+    trial, resumed) or runs in a requeued SLURM job goes straight on. With ``node_resource``, only a trial on the Ray
     node that has that custom resource parks."""
 
     def __init__(self, marker: str, step: int = 3, signals: tuple[str, ...] = ("SIGTERM",), patience_s: float = 120.0,
@@ -120,6 +120,8 @@ class Park(Callback):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if trainer.global_step != self.step or self.marker.exists() or not self._here():
             return
+        if os.environ.get("SLURM_RESTART_COUNT", "0") != "0":
+            return  # a requeued job: the stop it waited for has happened
         caught: list[int] = []
         previous = {s: signal.getsignal(s) for s in self.signals}
 
