@@ -18,7 +18,7 @@ def forest_plot(table_rows: list[Row], metric: str, reference: dict[str, str], o
     shown = [r for r in table_rows if r.summary.n]
     if not shown:
         return None
-    from seqvision.report.plots import _plt, _safe
+    from seqvision.report.plots import _plt, save
 
     plt = _plt()
     height = max(3.0, 0.32 * len(shown) + 1.5)
@@ -46,8 +46,4 @@ def forest_plot(table_rows: list[Row], metric: str, reference: dict[str, str], o
     right.set_xlabel(f"difference to reference ({', '.join(f'{k}={v}' for k, v in reference.items())}), 95% CI")
     for ax in (left, right):
         ax.grid(alpha=0.3)
-    fig.tight_layout()
-    path = out / f"{_safe(metric)}_vs_reference.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save(fig, out, f"{metric}_vs_reference")

@@ -34,7 +34,7 @@ def compute_plot(cells: list[Cell], metric: str, mode: str | None, out: Path) ->
         series.append((c, pts))
     if not any(p for _, pts in series for p in pts.values()):
         return None
-    from seqvision.report.plots import _plt, _safe
+    from seqvision.report.plots import _plt, save
 
     plt = _plt()
     fig, panels = plt.subplots(1, 2, figsize=(12, 5.2))
@@ -58,8 +58,4 @@ def compute_plot(cells: list[Cell], metric: str, mode: str | None, out: Path) ->
         ax.grid(alpha=0.3)
     handles, labels = panels[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=min(6, len(labels)), fontsize=7, frameon=False)
-    fig.tight_layout(rect=(0, 0.06 + 0.03 * (len(labels) // 6), 1, 1))
-    path = out / f"{_safe(metric)}_vs_compute.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save(fig, out, f"{metric}_vs_compute", rect=(0, 0.06 + 0.03 * (len(labels) // 6), 1, 1))

@@ -28,6 +28,16 @@ def _safe(metric: str) -> str:
     return metric.replace("/", "_")
 
 
+def save(fig, out: Path, name: str, **layout) -> Path:
+    """Every report figure is written the same way: laid out, ``<out>/<name>.png`` at 120 dpi
+    (``/`` in a metric's name becomes ``_``), closed so a sweep's report does not pile up figures."""
+    fig.tight_layout(**layout)
+    path = out / f"{_safe(name)}.png"
+    fig.savefig(path, dpi=120)
+    _plt().close(fig)
+    return path
+
+
 def metric_plot(cell_axes: list[str], cells: list[Cell], metric: str, out: Path) -> Path | None:
     if not any(c.values(metric) for c in cells):
         return None
@@ -58,11 +68,7 @@ def metric_plot(cell_axes: list[str], cells: list[Cell], metric: str, out: Path)
         ax.set_xlabel(", ".join(cell_axes) or "")
     ax.set_ylabel(f"{metric} (mean ± std over seeds)")
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    path = out / f"{_safe(metric)}.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save(fig, out, metric)
 
 
 def curves_plot(cells: list[Cell], metric: str, out: Path) -> Path | None:
@@ -94,8 +100,4 @@ def curves_plot(cells: list[Cell], metric: str, out: Path) -> Path | None:
     ax.set_ylabel(metric)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2 if len(per_cell) > 8 else 1)
-    fig.tight_layout()
-    path = out / f"curves_{_safe(metric)}.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save(fig, out, f"curves_{metric}")

@@ -12,11 +12,10 @@ from torchmetrics import MaxMetric, MeanMetric
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
 from seqvision.constraints import NonNegativeInt, PositiveFloat, Probability
-from seqvision.schedules import step_scheduler
 from seqvision.tasks import epoch_metrics
 from seqvision.tasks.classification_media import per_class_accuracy, publish
 from seqvision.tasks.mistakes import MistakeGallery
-from seqvision.tasks.optim import configure_optimizers
+from seqvision.tasks.optim import configure_optimizers, lr_scheduler_step
 from seqvision.tasks.sample_counts import SampleCounts
 
 
@@ -188,8 +187,7 @@ class ClassificationTask(pl.LightningModule):
         epoch_metrics.load(self, checkpoint)
 
     def lr_scheduler_step(self, scheduler, metric) -> None:
-        spans_run = bool(self.scheduler_cfg and self.scheduler_cfg.get("total_steps_arg"))
-        step_scheduler(self.trainer, scheduler, metric, spans_run=spans_run)  # paced by a budget of seconds
+        lr_scheduler_step(self, scheduler, metric)  # paced by a budget of seconds
 
     def configure_optimizers(self):
         return configure_optimizers(self, self.optimizer_cfg, self.scheduler_cfg, self.norm_lr_scale)

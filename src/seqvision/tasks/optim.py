@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from hydra.utils import instantiate
 
-from seqvision.schedules import pace_of, schedule_length
+from seqvision.schedules import pace_of, schedule_length, step_scheduler
 from seqvision.validate import Target
 
 if TYPE_CHECKING:
@@ -55,10 +55,10 @@ def configure_optimizers(module: pl.LightningModule, optimizer_cfg: Any, schedul
     if not scheduler_cfg or scheduler_cfg.get("scheduler") is None:
         return optimizer
     interval = scheduler_cfg.get("interval", "epoch")
-    if scheduler_cfg.get("total_steps_arg") and pace_of(module.trainer) is not None:
+    if spans_run(scheduler_cfg) and pace_of(module.trainer) is not None:
         interval = "step"  # a budget's length is steps (or ticks of its seconds), whatever the epochs
     kwargs = {}
-    if scheduler_cfg.get("total_steps_arg"):
+    if spans_run(scheduler_cfg):
         kwargs[scheduler_cfg.total_steps_arg] = schedule_length(module.trainer, interval)
     factory = instantiate(scheduler_cfg.scheduler)
     max_lr = getattr(factory, "keywords", {}).get("max_lr")
@@ -67,3 +67,15 @@ def configure_optimizers(module: pl.LightningModule, optimizer_cfg: Any, schedul
         kwargs["max_lr"] = [max_lr * g["lr"] / base for g in optimizer.param_groups]
     scheduler = factory(optimizer=optimizer, **kwargs)
     return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": interval}}
+
+
+def spans_run(scheduler_cfg: Any | None) -> bool:
+    """A schedule built for the run's length (its config names the length argument, e.g.
+    one-cycle's ``total_steps``): the one a budget paces."""
+    return bool(scheduler_cfg and scheduler_cfg.get("total_steps_arg"))
+
+
+def lr_scheduler_step(module: pl.LightningModule, scheduler, metric) -> None:
+    """Every task's ``lr_scheduler_step``: Lightning's step, or under a budget of seconds the steps
+    that bring a run-length schedule to the elapsed fraction of the budget."""
+    step_scheduler(module.trainer, scheduler, metric, spans_run=spans_run(module.scheduler_cfg))

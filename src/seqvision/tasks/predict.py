@@ -29,11 +29,10 @@ from torchmetrics import MeanMetric, MinMetric
 from seqvision.constraints import NonNegativeInt
 from seqvision.errors import ConfigError
 from seqvision.frame_heads import FRAME_HEADS, to_frames
-from seqvision.schedules import step_scheduler
 from seqvision.tasks import epoch_metrics
 from seqvision.tasks.frame_metrics import FrameMetrics
 from seqvision.tasks.media import log_strip
-from seqvision.tasks.optim import configure_optimizers
+from seqvision.tasks.optim import configure_optimizers, lr_scheduler_step
 from seqvision.tasks.sample_counts import SampleCounts
 
 BASELINES = ("last", "zero", "mean")
@@ -175,8 +174,7 @@ class FramePredictionTask(pl.LightningModule):
         epoch_metrics.load(self, checkpoint)
 
     def lr_scheduler_step(self, scheduler, metric) -> None:
-        spans_run = bool(self.scheduler_cfg and self.scheduler_cfg.get("total_steps_arg"))
-        step_scheduler(self.trainer, scheduler, metric, spans_run=spans_run)  # paced by a budget of seconds
+        lr_scheduler_step(self, scheduler, metric)  # paced by a budget of seconds
 
     def configure_optimizers(self):
         return configure_optimizers(self, self.optimizer_cfg, self.scheduler_cfg)
