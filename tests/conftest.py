@@ -90,6 +90,52 @@ def run_train(args: list[str], script: str = "train.py", timeout: float = 300, *
                           capture_output=True, text=True, timeout=timeout)
 
 
+def run_train_here(args: list[str], **env: str) -> subprocess.CompletedProcess:
+    """``python train.py <args>`` run inside this process: the same entry point (``prepare`` on the
+    arguments, then Hydra's ``main``), its printed output and its exit status, without the seconds
+    a new interpreter spends importing torch and Lightning. What a run changes in the process (the
+    environment, e.g. Lightning's ``PL_GLOBAL_SEED``; torch's deterministic mode and threads; the
+    logging handlers Hydra installs) is put back afterwards. ``run_train`` runs a real process."""
+    import contextlib
+    import io
+    import logging
+    import runpy
+
+    from hydra.core.global_hydra import GlobalHydra
+
+    saved_env = dict(os.environ)
+    os.environ.pop("HYDRA_FULL_ERROR", None)
+    os.environ.update({"WANDB_MODE": "offline", **env})
+    root_logger = logging.getLogger()
+    saved_handlers, saved_level = list(root_logger.handlers), root_logger.level
+    saved_torch = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+                   torch.get_num_threads())
+    saved_argv, saved_cwd = sys.argv, os.getcwd()
+    out, err = io.StringIO(), io.StringIO()
+    status = 0
+    sys.argv = [str(ROOT / "train.py"), *args]
+    GlobalHydra.instance().clear()
+    try:
+        os.chdir(ROOT)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            runpy.run_path(str(ROOT / "train.py"), run_name="__main__")
+    except SystemExit as exit_:
+        status = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    finally:
+        sys.argv = saved_argv
+        os.chdir(saved_cwd)
+        GlobalHydra.instance().clear()
+        for handler in root_logger.handlers:
+            if handler not in saved_handlers:
+                handler.close()
+        root_logger.handlers[:], root_logger.level = saved_handlers, saved_level
+        torch.use_deterministic_algorithms(saved_torch[0], warn_only=saved_torch[1])
+        torch.set_num_threads(saved_torch[2])
+        os.environ.clear()
+        os.environ.update(saved_env)
+    return subprocess.CompletedProcess(sys.argv, status, out.getvalue(), err.getvalue())
+
+
 def results(run_dir: Path) -> dict:
     return json.loads((run_dir / "results.json").read_text())
 

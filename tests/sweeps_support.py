@@ -42,6 +42,18 @@ def multirun(args: list[str], sweep_dir: Path, timeout: int = 300, **extra_env: 
     return proc
 
 
+def multirun_here(args: list[str], sweep_dir: Path, **extra_env: str) -> subprocess.CompletedProcess:
+    """``multirun`` inside the test's process (``conftest.run_train_here``): for sweeps whose
+    launcher runs the trials in the sweep's own process (Hydra's basic launcher), the same
+    command without the seconds a new interpreter spends importing torch and Lightning."""
+    from conftest import run_train_here
+
+    proc = run_train_here(["-m", *QUIET, *args, f"hydra.sweep.dir={sweep_dir}",
+                           f"paths.log_dir={sweep_dir.parent / 'logs'}"], **extra_env)
+    (sweep_dir.parent / f"{sweep_dir.name}.log").write_text(proc.stdout + proc.stderr)
+    return proc
+
+
 def results(sweep_dir: Path) -> dict[int, dict]:
     out = {}
     for path in sweep_dir.glob("*/results.json"):

@@ -1,8 +1,8 @@
 """Every bad command fails before any work, with one line: what is wrong, what is valid, a fix.
 
-Most cases run in-process (compose the config, call ``seqvision.run.train``) to keep the file
-fast; a handful go through the real CLI to check the exit status (2), the single ``error:``
-line and the absence of a traceback. Each case also checks that no checkpoint or
+Most cases compose the config and call ``seqvision.run.train``; the command-line cases run
+``train.py``'s entry point in this process (``run_train_here``) to check the exit status (2), the
+single ``error:`` line and the absence of a traceback, and one of them also as a real process. Each case also checks that no checkpoint or
 ``results.json`` was left behind.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import ROOT, run_train
+from conftest import ROOT, run_train, run_train_here
 
 from seqvision.errors import ConfigError, DataError, UserError
 
@@ -145,14 +145,9 @@ CLI = [
     ("classify-frames", ["data=moving_mnist", "model=convlstm", "task=classify"],
      "task=classify learns from class labels, but data=moving_mnist gives the frames"),
 ]
-SLOW_CLI = {"patch-size"}  # imports torch and builds the data module and the net
 
 
-@pytest.mark.parametrize("overrides,fragment", [
-    pytest.param(o, f, id=n, marks=[pytest.mark.slow] if n in SLOW_CLI else []) for n, o, f in CLI])
-def test_bad_input_cli(overrides, fragment, tmp_path):
-    run_dir = tmp_path / "run"
-    proc = run_train([*BASE, *overrides, f"hydra.run.dir={run_dir}"], timeout=240)
+def _assert_refused_in_one_line(proc, fragment: str, run_dir) -> None:
     output = proc.stdout + proc.stderr
     assert proc.returncode == 2, output
     assert "Traceback" not in output
@@ -162,6 +157,18 @@ def test_bad_input_cli(overrides, fragment, tmp_path):
     assert "e.g." in errors[0]
     assert proc.stderr.strip().splitlines()[-1] == errors[0], "the error line is the last thing printed"
     assert not run_dir.exists(), f"a refused command left its run folder: {sorted(p.name for p in run_dir.iterdir())}"
+
+
+@pytest.mark.parametrize("overrides,fragment", [pytest.param(o, f, id=n) for n, o, f in CLI])
+def test_bad_input_cli(overrides, fragment, tmp_path):
+    run_dir = tmp_path / "run"
+    _assert_refused_in_one_line(run_train_here([*BASE, *overrides, f"hydra.run.dir={run_dir}"]), fragment, run_dir)
+
+
+def test_a_refused_command_is_a_process_that_exits_2_with_one_line(tmp_path):
+    run_dir = tmp_path / "run"
+    proc = run_train([*BASE, "seed=-5", f"hydra.run.dir={run_dir}"], timeout=240)
+    _assert_refused_in_one_line(proc, "seed=-5 is out of range", run_dir)
 
 
 def test_full_error_shows_the_traceback(tmp_path):
@@ -174,7 +181,7 @@ def test_a_file_that_is_not_a_checkpoint_is_named_with_the_fix(tmp_path):
     bogus = tmp_path / "notes.ckpt"
     bogus.write_text("not a checkpoint")
     run_dir = tmp_path / "run"
-    proc = run_train([*BASE, "train=false", f"ckpt_path={bogus}", f"hydra.run.dir={run_dir}"], timeout=240)
+    proc = run_train_here([*BASE, "train=false", f"ckpt_path={bogus}", f"hydra.run.dir={run_dir}"])
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
     (line,) = [x for x in proc.stderr.splitlines() if x.startswith("error:")]
     assert str(bogus) in line and "is not a checkpoint" in line and "e.g. ckpt_path=" in line

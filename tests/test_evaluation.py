@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import TINY, compose, results, run_train, train_in_process
+from conftest import TINY, compose, results, run_train, run_train_here, train_in_process
 
 from seqvision.errors import ConfigError
 
@@ -33,8 +33,8 @@ def test_a_run_folder_is_evaluated_at_its_best_with_the_metrics_its_run_reported
     are replayed, its best checkpoint is tested, and the metrics equal the run's own test."""
     trained_with = results(trained)
     run_dir = tmp_path / "eval"
-    proc = run_train(["train=false", f"ckpt_path={trained}", f"hydra.run.dir={run_dir}",
-                      "callbacks.rich_progress_bar=null", "callbacks.model_summary=null"])
+    proc = run_train_here(["train=false", f"ckpt_path={trained}", f"hydra.run.dir={run_dir}",
+                           "callbacks.rich_progress_bar=null", "callbacks.model_summary=null"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     evaluated = results(run_dir)
     assert evaluated["status"] == "completed"
@@ -47,14 +47,14 @@ def test_a_run_folder_is_evaluated_at_its_best_with_the_metrics_its_run_reported
 def test_a_checkpoint_file_of_a_run_is_evaluated_with_that_run_s_config(trained, tmp_path):
     best = results(trained)["best_checkpoint"]
     run_dir = tmp_path / "eval"
-    proc = run_train(["train=false", f"ckpt_path={best}", f"hydra.run.dir={run_dir}", "callbacks.rich_progress_bar=null"])
+    proc = run_train_here(["train=false", f"ckpt_path={best}", f"hydra.run.dir={run_dir}", "callbacks.rich_progress_bar=null"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert results(run_dir)["metrics"]["test/acc"] == pytest.approx(results(trained)["metrics"]["test/acc"], abs=1e-6)
 
 
 def test_best_without_a_run_folder_is_refused_in_one_line_and_leaves_no_folder(tmp_path):
     run_dir = tmp_path / "eval"
-    proc = run_train(["train=false", "ckpt_path=best", f"hydra.run.dir={run_dir}"])
+    proc = run_train_here(["train=false", "ckpt_path=best", f"hydra.run.dir={run_dir}"])
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     (line,) = [x for x in proc.stderr.splitlines() if x.startswith("error:")]
     assert "ckpt_path=best names a checkpoint of this run" in line and "e.g. ckpt_path=" in line
@@ -87,7 +87,7 @@ def test_a_run_that_does_not_validate_completes_with_status_zero_and_no_optimize
 
 def test_resuming_a_finished_run_says_so_and_exits_zero(trained):
     before = (trained / "results.json").read_text()
-    proc = run_train([f"resume={trained}"])
+    proc = run_train_here([f"resume={trained}"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "completed before" in proc.stdout + proc.stderr and "nothing to do" in proc.stdout + proc.stderr
     assert (trained / "results.json").read_text() == before

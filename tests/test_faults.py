@@ -14,7 +14,7 @@ import struct
 import numpy as np
 import pytest
 import torch
-from conftest import TINY, results, run_train
+from conftest import TINY, results, run_train, run_train_here
 
 from seqvision.data.batches import TensorBatchLoader
 from seqvision.data.read_errors import reading
@@ -38,7 +38,7 @@ def _assert_one_error_line(proc, status: int, fragment: str) -> str:
 
 
 # -- numerical faults -----------------------------------------------------------------------
-@pytest.mark.slow  # a training subprocess: about 25 s on a shared 2-core CPU
+@pytest.mark.slow  # a training subprocess (its loss is made NaN by tests/fault_injection.py)
 def test_nan_loss_stops_at_that_step_and_keeps_the_last_good_checkpoint(tmp_path):
     run_dir = tmp_path / "run"
     proc = run_train([*TINY, "trainer.max_epochs=1", "callbacks.mid_epoch_checkpoint.every_n_train_steps=1",
@@ -52,12 +52,11 @@ def test_nan_loss_stops_at_that_step_and_keeps_the_last_good_checkpoint(tmp_path
     assert record["last_checkpoint"] == str(last)
 
 
-@pytest.mark.slow  # a training subprocess: about 25 s on a shared 2-core CPU
 def test_divergence_is_caught_before_bad_weights_are_saved(tmp_path):
     run_dir = tmp_path / "run"
-    proc = run_train([*TINY, "trainer.max_epochs=1", "optimizer=sgd", "optimizer.lr=1e30", "scheduler=none",
-                      "model.net.norm=none", "callbacks.mid_epoch_checkpoint.every_n_train_steps=1",
-                      f"hydra.run.dir={run_dir}"])
+    proc = run_train_here([*TINY, "trainer.max_epochs=1", "optimizer=sgd", "optimizer.lr=1e30", "scheduler=none",
+                           "model.net.norm=none", "callbacks.mid_epoch_checkpoint.every_n_train_steps=1",
+                           f"hydra.run.dir={run_dir}"])
     _assert_one_error_line(proc, 3, "non-finite")
     assert all(_finite(p) for p in run_dir.rglob("*.ckpt"))
 
@@ -114,12 +113,11 @@ def test_corrupt_idx_file_is_named(tmp_path, file, how, fragment):
     assert str(raw / file) in str(info.value) and fragment in str(info.value)
 
 
-@pytest.mark.slow  # a training subprocess: about 25 s on a shared 2-core CPU
 def test_corrupt_idx_file_through_the_cli(tmp_path):
     raw = _mnist(tmp_path / "data")
     _damage(raw / "train-images-idx3-ubyte", "magic")
-    proc = run_train([*TINY, "data=mnist", f"data.root={tmp_path / 'data'}", "data.download=false",
-                      f"hydra.run.dir={tmp_path / 'run'}"])
+    proc = run_train_here([*TINY, "data=mnist", f"data.root={tmp_path / 'data'}", "data.download=false",
+                           f"hydra.run.dir={tmp_path / 'run'}"])
     line = _assert_one_error_line(proc, 2, "wrong IDX magic number")
     assert str(raw / "train-images-idx3-ubyte") in line
 

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from sweeps_support import ROOT, env, multirun, results, tail
+from sweeps_support import ROOT, env, multirun_here, results, tail
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -76,14 +76,16 @@ def test_known_statistics_two_axes_failures_and_sweep_json_only_trials(tmp_path)
 
 
 @pytest.mark.timeout(300)
-def test_report_of_a_real_sweep_via_the_cli(tmp_path):
+def test_report_of_a_real_sweep_via_the_cli(tmp_path, capsys):
+    from seqvision.report.__main__ import main
+
     sweep = tmp_path / "sweep"
-    proc = multirun(["optimizer.lr=0.003,0.03", "seed=1,2", "trainer.max_epochs=2"], sweep)
+    proc = multirun_here(["optimizer.lr=0.003,0.03", "seed=1,2", "trainer.max_epochs=2"], sweep)
     assert proc.returncode == 0, tail(proc)
     got = results(sweep)
-    out = subprocess.run([sys.executable, "-m", "seqvision.report", str(sweep)], cwd=ROOT, env=env(),
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
+    status = main([str(sweep)])  # `python -m seqvision.report <sweep>`, in this process
+    out = capsys.readouterr()
+    assert status == 0, out.err
     assert out.stdout.startswith(f"# Sweep report: {sweep}")
     assert "4 trials, 4 completed, 0 failed" in out.stdout
     for lr in ("0.003", "0.03"):

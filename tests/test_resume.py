@@ -1,9 +1,10 @@
 """A training process killed with SIGKILL at several points resumes each time and finishes with
 exactly the metrics of an uninterrupted run with the same seed.
 
-The process is real (``tests/fault_injection.py`` runs ``train.py`` and parks itself at an exact
-point: after a step, inside a checkpoint write, between epochs) and is killed with SIGKILL.
-One run is killed three times in a row and resumed after each kill:
+The killed process is real (``tests/fault_injection.py`` runs ``train.py`` and parks itself at an exact
+point: after a step, inside a checkpoint write, between epochs) and is killed with SIGKILL; the
+uninterrupted reference and the last resume run ``train.py`` in the test's own process, so the
+comparison also holds across processes. One run is killed three times in a row and resumed after each kill:
 
 1. mid-epoch, after step 3 (last.ckpt is the mid-epoch one from step 2);
 2. during the write of the epoch-end last.ckpt (half of it is on disk in the temporary file);
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import ROOT, TINY, results, run_train, subprocess_env
+from conftest import ROOT, TINY, results, run_train, run_train_here, subprocess_env
 
 from seqvision.callbacks.batch_trace import read_trace
 
@@ -74,13 +75,13 @@ def resume(run_dir: Path, marker: Path, **pause: str) -> None:
     if pause:
         kill_when_parked(run_dir, marker, ["resume=true"], **pause)
     else:
-        proc = run_train([*ARGS, "resume=true", f"hydra.run.dir={run_dir}"])
+        proc = run_train_here([*ARGS, "resume=true", f"hydra.run.dir={run_dir}"])
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
 
 def test_sigkill_at_several_points_then_resume_matches_uninterrupted(tmp_path):
     reference = tmp_path / "reference"
-    proc = run_train([*ARGS, f"hydra.run.dir={reference}"])
+    proc = run_train_here([*ARGS, f"hydra.run.dir={reference}"])
     assert proc.returncode == 0, proc.stderr[-3000:]
 
     run, marker = tmp_path / "killed", tmp_path / "parked"
@@ -125,15 +126,15 @@ def test_resume_refuses_to_stretch_a_one_cycle_schedule(tmp_path):
     run_dir = tmp_path / "run"
     # 480 samples in batches of 32: 15 steps an epoch, above the 10-step floor of tasks/optim.py
     args = [*TINY, "data.limit=480", "trainer.max_epochs=1", "scheduler=onecycle"]
-    assert run_train([*args, f"hydra.run.dir={run_dir}"]).returncode == 0
-    proc = run_train([f"resume={run_dir}", "trainer.max_epochs=2"])
+    assert run_train_here([*args, f"hydra.run.dir={run_dir}"]).returncode == 0
+    proc = run_train_here([f"resume={run_dir}", "trainer.max_epochs=2"])
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("error: resume: the OneCycleLR schedule in the checkpoint "
                                                             "spans 15 steps, this run 30")
 
 
 def test_resume_true_without_a_run_folder_is_refused(tmp_path):
-    proc = run_train(["resume=true"])
+    proc = run_train_here(["resume=true"])
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith("error: resume=true needs the folder of the run")
 
@@ -144,14 +145,14 @@ def test_a_run_shorter_than_the_schedule_floor_resumes_exactly(tmp_path):
     was not interrupted (the resume check once compared the floor with the run's 6 and refused)."""
     args = ["data.limit=96", "trainer.max_epochs=2", "scheduler=onecycle"]
     reference = tmp_path / "reference"
-    proc = run_train([*ARGS, *args, f"hydra.run.dir={reference}"])
+    proc = run_train_here([*ARGS, *args, f"hydra.run.dir={reference}"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert results(reference)["global_step"] == 6
 
     run, marker = tmp_path / "killed", tmp_path / "parked"
     kill_when_parked(run, marker, args, SV_PAUSE_AT_STEP="3")
     assert last_ckpt(run)["global_step"] == 2
-    proc = run_train([*ARGS, *args, "resume=true", f"hydra.run.dir={run}"])
+    proc = run_train_here([*ARGS, *args, "resume=true", f"hydra.run.dir={run}"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert results(run)["metrics"] == results(reference)["metrics"]
     assert read_trace(run / "batch_trace.csv") == read_trace(reference / "batch_trace.csv")
@@ -169,7 +170,7 @@ def test_a_frame_prediction_run_resumes_mid_epoch_with_its_epoch_metrics(tmp_pat
             "trainer.max_epochs=2", "trainer.deterministic=true", "seed=7", "callbacks.rich_progress_bar=null",
             "callbacks.model_summary=null", "callbacks.mid_epoch_checkpoint.every_n_train_steps=2"]
     reference = tmp_path / "reference"
-    proc = run_train([*args, f"hydra.run.dir={reference}"])
+    proc = run_train_here([*args, f"hydra.run.dir={reference}"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     run, marker = tmp_path / "killed", tmp_path / "parked"
     env = subprocess_env(SV_PAUSE_MARKER=str(marker), SV_PAUSE_AT_STEP="3")
@@ -182,7 +183,7 @@ def test_a_frame_prediction_run_resumes_mid_epoch_with_its_epoch_metrics(tmp_pat
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=60)
     assert last_ckpt(run)["global_step"] == 2
-    proc = run_train([*args, "resume=true", f"hydra.run.dir={run}"])
+    proc = run_train_here([*args, "resume=true", f"hydra.run.dir={run}"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert csv_rows(run) == csv_rows(reference)
     assert results(run)["metrics"] == results(reference)["metrics"]

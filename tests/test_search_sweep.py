@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 
-from sweeps_support import NAN_ENV, ROOT, multirun, results, tail
+from sweeps_support import NAN_ENV, ROOT, multirun_here, results, tail
 
 import optuna
 
@@ -23,7 +23,7 @@ def _study(sweep):
 
 def test_search_survives_failed_trials_and_resumes_its_study(tmp_path):
     sweep = tmp_path / "sweep"
-    first = multirun([*ARGS, "hydra.sweeper.n_trials=3"], sweep, **{NAN_ENV: "1"})
+    first = multirun_here([*ARGS, "hydra.sweeper.n_trials=3"], sweep, **{NAN_ENV: "1"})
     assert first.returncode == 0, tail(first)
     got = results(sweep)
     assert sorted(got) == [0, 1, 2]
@@ -41,7 +41,7 @@ def test_search_survives_failed_trials_and_resumes_its_study(tmp_path):
     before = {n: r["started_at"] for n, r in got.items() if "started_at" in r}
 
     # The same command asking for 4 trials: only 4 - completed more run, numbered after the old ones.
-    second = multirun([*ARGS, "hydra.sweeper.n_trials=4"], sweep, **{NAN_ENV: "1"})
+    second = multirun_here([*ARGS, "hydra.sweeper.n_trials=4"], sweep, **{NAN_ENV: "1"})
     assert second.returncode == 0, tail(second)
     assert "Resuming study 'search': 3 trials so far" in second.stdout + second.stderr
     again = results(sweep)
@@ -63,7 +63,7 @@ def test_a_search_over_a_loss_minimizes_it_and_its_records_agree(tmp_path):
     import yaml
 
     sweep = tmp_path / "sweep"
-    proc = multirun(["sweep=search", "optimized_metric=val/loss", "hydra.sweeper.n_trials=3", "hydra.sweeper.n_jobs=1",
+    proc = multirun_here(["sweep=search", "optimized_metric=val/loss", "hydra.sweeper.n_trials=3", "hydra.sweeper.n_jobs=1",
                      "hydra.sweeper.sampler.seed=0", "hydra.sweeper.params={}", "optimizer.lr=choice(0.00001,0.003,0.3)"],
                     sweep)
     assert proc.returncode == 0, tail(proc)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from sweeps_support import NAN_ENV, multirun, results, tail
+from sweeps_support import NAN_ENV, multirun_here, results, tail
 
 
 def _args(batch_sizes: str) -> list[str]:
@@ -16,7 +16,7 @@ def _args(batch_sizes: str) -> list[str]:
 def test_failed_trials_are_recorded_and_the_sweep_goes_on_then_resume_runs_only_the_rest(tmp_path):
     sweep = tmp_path / "sweep"
     args = _args("32,0")  # 4 trials: (digits, 32) ok, (digits, 0) config error, (nan, 32) NaN loss, (nan, 0) config error
-    first = multirun(args, sweep, **{NAN_ENV: "1"})
+    first = multirun_here(args, sweep, **{NAN_ENV: "1"})
     assert first.returncode == 0, tail(first)  # some trials failed, not all: the sweep succeeds
     summary = json.loads((sweep / "sweep.json").read_text())
     assert (summary["trials_total"], summary["completed"], summary["failed"]) == (4, 1, 3)
@@ -30,7 +30,7 @@ def test_failed_trials_are_recorded_and_the_sweep_goes_on_then_resume_runs_only_
 
     # Resume: same command plus resume=true, the NaN cause gone. Trial 0 is not run again;
     # trial 2 (the NaN one) now completes; the config errors still fail.
-    second = multirun([*args, "resume=true"], sweep, **{NAN_ENV: "0"})
+    second = multirun_here([*args, "resume=true"], sweep, **{NAN_ENV: "0"})
     assert second.returncode == 0, tail(second)
     again = results(sweep)
     assert again[0]["started_at"] == started_0, "a completed trial was trained again"
@@ -43,13 +43,13 @@ def test_failed_trials_are_recorded_and_the_sweep_goes_on_then_resume_runs_only_
 
 def test_resume_refuses_a_folder_of_another_sweep(tmp_path):
     sweep = tmp_path / "sweep"
-    assert multirun(["seed=1"], sweep).returncode == 0
-    other = multirun(["seed=2", "resume=true"], sweep)  # same folder, a different trial 0
+    assert multirun_here(["seed=1"], sweep).returncode == 0
+    other = multirun_here(["seed=2", "resume=true"], sweep)  # same folder, a different trial 0
     assert other.returncode != 0  # the only trial failed: the sweep fails
     assert "holds another trial" in json.loads((sweep / "sweep.json").read_text())["trials"][0]["error"]
 
 
 def test_every_trial_failing_fails_the_command(tmp_path):
-    proc = multirun(["data.batch_size=0,-1"], tmp_path / "sweep")
+    proc = multirun_here(["data.batch_size=0,-1"], tmp_path / "sweep")
     assert proc.returncode != 0
     assert "2 of 2 trials failed" in proc.stdout + proc.stderr

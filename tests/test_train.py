@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import run_cli, train_in_process
+from conftest import run_cli, run_train_here, train_in_process
 from wandb_records import summarize_when_complete
 
 
@@ -75,16 +75,16 @@ def test_cifar_with_wrong_checksum_is_reported_as_corrupt_or_missing(tmp_path):
     from fixtures import write_cifar10
 
     write_cifar10(tmp_path / "data")  # real torchvision md5 check fails on these files
-    proc = run_cli(["data=cifar10", f"data.root={tmp_path / 'data'}", "data.download=false",
-                    f"paths.log_dir={tmp_path / 'logs'}"], timeout=120)
+    proc = run_train_here(["data=cifar10", f"data.root={tmp_path / 'data'}", "data.download=false",
+                           f"paths.log_dir={tmp_path / 'logs'}"])
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
     assert "CIFAR-10" in proc.stderr and str(tmp_path / "data") in proc.stderr
 
 
 def test_missing_data_names_dataset_folder_files_and_fixes(tmp_path):
-    proc = run_cli(["data=mnist", f"data.root={tmp_path / 'empty'}", "data.download=false",
-                    f"paths.log_dir={tmp_path / 'logs'}"], timeout=120)
+    proc = run_train_here(["data=mnist", f"data.root={tmp_path / 'empty'}", "data.download=false",
+                           f"paths.log_dir={tmp_path / 'logs'}"])
     assert proc.returncode == 2
     err = proc.stderr.strip().splitlines()
     assert err[-1].startswith("error: MNIST not found under") and "Traceback" not in proc.stderr
