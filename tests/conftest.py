@@ -22,6 +22,12 @@ torch.set_num_threads(1)
 CONF = ROOT / "conf"
 sys.path.insert(0, str(Path(__file__).parent))
 
+
+def pytest_xdist_auto_num_workers(config) -> int:
+    """``-n auto``: one test per core, plus one. Cluster, sweep and kill tests spend seconds waiting
+    for a scheduler, a signal or another process; the extra worker runs a test meanwhile."""
+    return (os.cpu_count() or 1) + 1
+
 os.environ.setdefault("SEQVISION_ROOT", str(ROOT))
 os.environ.setdefault("WANDB_SILENT", "true")
 

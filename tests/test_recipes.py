@@ -8,7 +8,7 @@ import re
 
 import pytest
 import yaml
-from conftest import ROOT, run_train
+from conftest import ROOT, run_train_here
 from omegaconf import OmegaConf
 
 THIN = sorted(p.stem for p in (ROOT / "experiments").glob("*.yaml") if "conf/recipe/" in p.read_text())
@@ -83,9 +83,9 @@ def test_the_plain_command_says_which_recipe_it_took(tmp_path, monkeypatch):
 
     write_cifar10(tmp_path / "data")
     run_dir = tmp_path / "run"
-    proc = run_train(["model=cnn_lstm", "data=cifar10", f"data.root={tmp_path / 'data'}", "data.verify=false",
-                      "++trainer.max_steps=1", "++trainer.limit_val_batches=1", "++trainer.limit_test_batches=1",
-                      "callbacks.rich_progress_bar=null", f"hydra.run.dir={run_dir}"])
+    proc = run_train_here(["model=cnn_lstm", "data=cifar10", f"data.root={tmp_path / 'data'}", "data.verify=false",
+                           "++trainer.max_steps=1", "++trainer.limit_val_batches=1", "++trainer.limit_test_batches=1",
+                           "callbacks.rich_progress_bar=null", f"hydra.run.dir={run_dir}"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     log = (run_dir / "train.log").read_text()
     assert "recipe cnn_lstm_cifar10: the measured settings of this model on this data" in log

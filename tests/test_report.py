@@ -86,18 +86,18 @@ def test_report_of_a_real_sweep_via_the_cli(tmp_path, capsys):
     status = main([str(sweep)])  # `python -m seqvision.report <sweep>`, in this process
     out = capsys.readouterr()
     assert status == 0, out.err
-    assert out.stdout.startswith(f"# Sweep report: {sweep}")
-    assert "4 trials, 4 completed, 0 failed" in out.stdout
+    assert out.out.startswith(f"# Sweep report: {sweep}")
+    assert "4 trials, 4 completed, 0 failed" in out.out
     for lr in ("0.003", "0.03"):
         accs = [r["metrics"]["test/acc"] for r in got.values() if f"optimizer.lr={lr}" in r["overrides"]]
         assert len(accs) == 2
         cell = f"{statistics.fmean(accs):.4f} ± {statistics.stdev(accs):.4f}"
-        assert f"| {lr} | 2 | 0 | {cell} |" in out.stdout, out.stdout
+        assert f"| {lr} | 2 | 0 | {cell} |" in out.out, out.out
     files = sorted(p.name for p in (sweep / "report").iterdir())
     assert files == ["curves_val_acc.png", "report.csv", "report.md", "test_acc.png", "test_acc_vs_compute.png",
                      "test_acc_vs_reference.png", "val_acc_best.png"]
-    assert "## test/acc against the reference (optimizer.lr=0.003; higher is better)" in out.stdout
-    assert "## What each cell cost" in out.stdout and "| 0.03 | " in out.stdout.split("## What each cell cost")[1]
+    assert "## test/acc against the reference (optimizer.lr=0.003; higher is better)" in out.out
+    assert "## What each cell cost" in out.out and "| 0.03 | " in out.out.split("## What each cell cost")[1]
     curves = (sweep / "report" / "curves_val_acc.png").read_bytes()
     assert curves[:8] == PNG
 
