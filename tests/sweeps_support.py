@@ -30,6 +30,9 @@ def env(**extra: str) -> dict:
     e["SEQVISION_ROOT"] = str(ROOT)
     e.setdefault("WANDB_SILENT", "true")
     e.setdefault("OMP_NUM_THREADS", "1")
+    # Ray starts its workers at niceness 15; beside the suite's other workers (niceness 0) a
+    # trial then waits minutes for a core
+    e.setdefault("RAY_worker_niceness", "0")
     e.update(extra)
     return e
 

@@ -19,6 +19,9 @@ usage="usage: ray.sh up|worker|kill|down <folder> [name]"
 # Ray 2.5x and later start a cluster with token authentication; a test cluster whose nodes and
 # clients are all on this machine goes without (a token would have to reach every client).
 export RAY_AUTH_MODE=${RAY_AUTH_MODE:-disabled}
+# Ray starts its workers at niceness 15: on a machine that also runs the rest of the test suite
+# a trial would wait minutes for a core, so the test cluster's workers run at the usual 0.
+export RAY_worker_niceness=${RAY_worker_niceness:-0}
 action=${1:?$usage}
 dir=${2:?$usage}
 die() { echo "ray.sh: $*" >&2; exit 1; }
