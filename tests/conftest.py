@@ -97,46 +97,67 @@ def run_train(args: list[str], script: str = "train.py", timeout: float = 300, *
 
 
 def run_train_here(args: list[str], **env: str) -> subprocess.CompletedProcess:
-    """``python train.py <args>`` run inside this process: the same entry point (``prepare`` on the
-    arguments, then Hydra's ``main``), its printed output and its exit status, without the seconds
-    a new interpreter spends importing torch and Lightning. What a run changes in the process (the
-    environment, e.g. Lightning's ``PL_GLOBAL_SEED``; torch's deterministic mode and threads; the
-    logging handlers Hydra installs) is put back afterwards. ``run_train`` runs a real process."""
+    """``python train.py <args>`` run inside this process (``run_script_here``): the same entry point
+    (``prepare`` on the arguments, then Hydra's ``main``), its printed output and its exit status,
+    without the seconds a new interpreter spends importing torch and Lightning. ``run_train`` runs
+    a real process."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    try:
+        return run_script_here(ROOT / "train.py", args, drop=("HYDRA_FULL_ERROR",), WANDB_MODE="offline", **env)
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def run_script_here(script: Path, args: list[str], drop: tuple[str, ...] = (), **env: str) -> subprocess.CompletedProcess:
+    """``python <script> <args>`` from the repository's root, inside this process (as ``__main__``,
+    with ``runpy``): its printed output and exit status as a ``CompletedProcess``. What a script
+    changes in the process is put back afterwards: the environment (e.g. Lightning's
+    ``PL_GLOBAL_SEED``), ``sys.argv``/``sys.path``, the working folder, the logging handlers Hydra
+    installs, torch's deterministic mode, threads, TF32 switches and random state. An exception
+    other than ``SystemExit`` is a bug of the script and propagates with its traceback."""
     import contextlib
     import io
     import logging
+    import random
     import runpy
 
-    from hydra.core.global_hydra import GlobalHydra
-
     saved_env = dict(os.environ)
-    os.environ.pop("HYDRA_FULL_ERROR", None)
-    os.environ.update({"WANDB_MODE": "offline", **env})
+    for name in drop:
+        os.environ.pop(name, None)
+    os.environ.update(env)
     root_logger = logging.getLogger()
     saved_handlers, saved_level = list(root_logger.handlers), root_logger.level
     saved_torch = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
-                   torch.get_num_threads())
-    saved_argv, saved_cwd = sys.argv, os.getcwd()
+                   torch.get_num_threads(), torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32,
+                   torch.get_float32_matmul_precision())
+    saved_random = (torch.get_rng_state(), random.getstate(), np.random.get_state())
+    saved_argv, saved_path, saved_cwd = sys.argv, list(sys.path), os.getcwd()
     out, err = io.StringIO(), io.StringIO()
     status = 0
-    sys.argv = [str(ROOT / "train.py"), *args]
-    GlobalHydra.instance().clear()
+    sys.argv = [str(script), *args]
+    sys.path.insert(0, str(Path(script).parent))  # as ``python <script>`` puts it first
     try:
         os.chdir(ROOT)
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            runpy.run_path(str(ROOT / "train.py"), run_name="__main__")
+            runpy.run_path(str(script), run_name="__main__")
     except SystemExit as exit_:
         status = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
     finally:
-        sys.argv = saved_argv
+        sys.argv, sys.path[:] = saved_argv, saved_path
         os.chdir(saved_cwd)
-        GlobalHydra.instance().clear()
         for handler in root_logger.handlers:
             if handler not in saved_handlers:
                 handler.close()
         root_logger.handlers[:], root_logger.level = saved_handlers, saved_level
         torch.use_deterministic_algorithms(saved_torch[0], warn_only=saved_torch[1])
         torch.set_num_threads(saved_torch[2])
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved_torch[3], saved_torch[4]
+        torch.set_float32_matmul_precision(saved_torch[5])
+        torch.set_rng_state(saved_random[0])
+        random.setstate(saved_random[1])
+        np.random.set_state(saved_random[2])
         os.environ.clear()
         os.environ.update(saved_env)
     return subprocess.CompletedProcess(sys.argv, status, out.getvalue(), err.getvalue())

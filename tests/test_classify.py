@@ -73,12 +73,22 @@ def test_a_test_run_leaves_its_confusion_matrix_per_class_accuracy_and_mistakes(
 
 
 def test_mistakes_are_shown_as_pixels_with_true_and_predicted_names():
-    from seqvision.tasks.classification_media import confusion_figure, misclassified_figure, per_class_accuracy
+    from seqvision.tasks.classification_media import (confusion_figure, misclassified_figure, mistakes_canvas,
+                                                      per_class_accuracy)
 
     confusion = torch.tensor([[3, 1], [0, 4]])
     assert per_class_accuracy(confusion).tolist() == [0.75, 1.0]
-    fig = misclassified_figure(torch.rand(3, 3, 8, 8), torch.tensor([0, 1, 0]), torch.tensor([1, 0, 1]), ["cat", "dog"])
-    assert [ax.get_title() for ax in fig.axes[:3]] == ["cat -> dog", "dog -> cat", "cat -> dog"]
+    images = torch.rand(10, 3, 8, 8)
+    true, pred = torch.tensor([0, 1] * 5), torch.tensor([1, 0] * 5)
+    fig = misclassified_figure(images, true, pred, ["cat", "dog"], torch.full((10,), 0.75))
+    assert [t.get_text() for t in fig.axes[0].texts] == ["cat -> dog (75%)", "dog -> cat (75%)"] * 5
+    canvas, corners = mistakes_canvas(images)
+    assert len(corners) == 10 and len(set(corners)) == 10  # 8 to a row, then a second row
+    for k in (0, 7, 9):
+        top, left = corners[k]
+        assert torch.equal(canvas[:, top:top + 8, left:left + 8], images[k])
+    shown = torch.as_tensor(fig.axes[0].images[0].get_array())
+    assert torch.equal(shown, canvas.permute(1, 2, 0))
     labels = [t.get_text() for t in confusion_figure(confusion, ["cat", "dog"]).axes[0].get_yticklabels()]
     assert labels == ["cat (75%)", "dog (100%)"]
 

@@ -82,6 +82,8 @@ def _data_args(data: str, roots: dict[str, Path]) -> list[str]:
     if data.startswith("moving_mnist"):
         return ["data.source=digits", "data.image_size=32", "data.input_frames=3", "data.val_size=8",
                 "data.test_size=8"] + (["data.output_frames=3"] if data == "moving_mnist" else [])
+    if data == "digits":
+        return []  # bundled with scikit-learn
     args = [f"data.root={roots['data']}"]
     if data in ("mnist", "fashion_mnist", "cifar10", "cifar100"):
         args.append("data.download=false")
@@ -104,13 +106,20 @@ def _compose(overrides: list[str], tmp_path: Path, hydra: bool = False):
     return cfg
 
 
-def _data_of(overrides: list[str], tmp_path: Path) -> str:
+def _data_of(cfg) -> str:
     """The data option a composition ends up with (an experiment or a sweep may choose it)."""
-    target = _compose(overrides, tmp_path).data._target_
     for option in _options("data"):
-        if OmegaConf.load(CONF / "data" / f"{option}.yaml").get("_target_") == target:
+        if OmegaConf.load(CONF / "data" / f"{option}.yaml").get("_target_") == cfg.data._target_:
             return option
-    raise AssertionError(f"no data option has the target {target}")
+    raise AssertionError(f"no data option has the target {cfg.data._target_}")
+
+
+def _config(overrides: list[str], roots: dict[str, Path], tmp_path: Path):
+    """The composed run, pointed at the tiny files of its data option (composed again with them
+    only where the option reads files: the bundled digits need none)."""
+    cfg = _compose([*overrides, *SHORT], tmp_path)
+    data_args = _data_args(_data_of(cfg), roots)
+    return _compose([*overrides, *data_args, *SHORT], tmp_path) if data_args else cfg
 
 
 def _run(overrides: list[str], roots: dict[str, Path], tmp_path: Path, monkeypatch) -> dict:
@@ -118,8 +127,7 @@ def _run(overrides: list[str], roots: dict[str, Path], tmp_path: Path, monkeypat
 
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.chdir(tmp_path)
-    overrides = [*overrides, *_data_args(_data_of(overrides, tmp_path), roots), *SHORT]
-    train(_compose(overrides, tmp_path))
+    train(_config(overrides, roots, tmp_path))
     return json.loads((tmp_path / "run" / "results.json").read_text())
 
 
@@ -149,8 +157,7 @@ def test_every_option_trains_a_step_or_says_why_not(group, option, roots, tmp_pa
     if (group, option) in NOT_RUN_HERE:
         from seqvision.config import validate
 
-        cfg = _compose([*overrides, *_data_args(_data_of(overrides, tmp_path), roots), *SHORT], tmp_path)
-        validate(cfg)
+        validate(_config(overrides, roots, tmp_path))
         return
     if (group, option) in REFUSED_WITHOUT_GPU:
         import torch

@@ -55,8 +55,10 @@ def confusion_figure(confusion: torch.Tensor, names: list[str]):
 
 def misclassified_figure(images: torch.Tensor, true: torch.Tensor, pred: torch.Tensor, names: list[str],
                          confidence: torch.Tensor | None = None):
-    """A grid of images in [0, 1] ``(N, C, H, W)`` (a clip shows its middle frame), titled
-    true -> predicted (and the probability the net gave its prediction)."""
+    """A grid of images in [0, 1] ``(N, C, H, W)`` (a clip shows its middle frame), each titled
+    true -> predicted (and the probability the net gave its prediction). The grid is one picture
+    in one axes (``mistakes_canvas``), not an axes per image: 32 matplotlib axes took 0.65 s to
+    draw and save, at the end of every test."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -64,21 +66,37 @@ def misclassified_figure(images: torch.Tensor, true: torch.Tensor, pred: torch.T
 
     if images.dim() == 5:
         images = images[:, images.shape[1] // 2]
-    n = len(images)
-    cols = min(8, max(1, n))
-    rows = max(1, -(-n // cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.8 * rows), dpi=100, squeeze=False)
-    for k, ax in enumerate(axes.flat):
-        ax.axis("off")
-        if k >= n:
-            continue
-        img = images[k].float().cpu()
-        ax.imshow(img[0] if img.shape[0] == 1 else img.permute(1, 2, 0), cmap="gray" if img.shape[0] == 1 else None,
-                  vmin=0, vmax=1)
+    canvas, corners = mistakes_canvas(images.float().cpu())
+    cols = min(8, max(1, len(images)))
+    fig, ax = plt.subplots(figsize=(1.6 * cols, 1.6 * cols * canvas.shape[1] / canvas.shape[2]), dpi=100)
+    gray = canvas.shape[0] == 1
+    ax.imshow(canvas[0] if gray else canvas.permute(1, 2, 0), cmap="gray" if gray else None, vmin=0, vmax=1,
+              interpolation="nearest")
+    ax.axis("off")
+    width = images.shape[-1]
+    for k, (top, left) in enumerate(corners):
         sure = f" ({float(confidence[k]):.0%})" if confidence is not None else ""
-        ax.set_title(f"{names[int(true[k])]} -> {names[int(pred[k])]}{sure}", fontsize=7)
+        ax.text(left + width / 2, top - 1, f"{names[int(true[k])]} -> {names[int(pred[k])]}{sure}", fontsize=7,
+                ha="center", va="bottom")
     fig.tight_layout()
     return fig
+
+
+def mistakes_canvas(images: torch.Tensor, cols: int = 8) -> tuple[torch.Tensor, list[tuple[int, int]]]:
+    """The images ``(N, C, H, W)`` laid out ``cols`` to a row on white, with a band above each for
+    its title; returns the canvas ``(C, rows * (H + band), cols * (W + gap))`` and each image's top
+    left corner. (``torchvision.utils.make_grid`` pads every side alike and leaves no title band.)"""
+    n, c, h, w = images.shape
+    cols = min(cols, max(1, n))
+    rows = max(1, -(-n // cols))
+    band, gap = max(4, h // 2), max(2, w // 8)
+    canvas = torch.ones(c, rows * (h + band), cols * (w + gap))
+    corners = []
+    for k in range(n):
+        top, left = (k // cols) * (h + band) + band, (k % cols) * (w + gap) + gap // 2
+        canvas[:, top:top + h, left:left + w] = images[k].clamp(0, 1)
+        corners.append((top, left))
+    return canvas, corners
 
 
 def publish(module, stage: str, confusion: torch.Tensor, names: list[str], wrong: dict[str, torch.Tensor]) -> None:
