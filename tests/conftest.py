@@ -105,7 +105,7 @@ def run_train_here(args: list[str], **env: str) -> subprocess.CompletedProcess:
 
     GlobalHydra.instance().clear()
     try:
-        return run_script_here(ROOT / "train.py", args, drop=("HYDRA_FULL_ERROR",), WANDB_MODE="offline", **env)
+        return run_script_here(ROOT / "train.py", args, drop=("HYDRA_FULL_ERROR",), **{"WANDB_MODE": "offline", **env})
     finally:
         GlobalHydra.instance().clear()
 
