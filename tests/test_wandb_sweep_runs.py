@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from sweeps_support import NAN_ENV, multirun, results, tail
+from sweeps_support import NAN_ENV, multirun_here, results, tail
 from wandb_records import summarize_when_complete as run_info
 
 pytest.importorskip("wandb")
@@ -16,7 +16,7 @@ pytest.importorskip("wandb")
 
 def test_one_grouped_named_finished_run_per_trial(tmp_path):
     sweep = tmp_path / "sweep"
-    proc = multirun(["logger=many", "seed=1,2", "tags=[ablation,unit]",
+    proc = multirun_here(["logger=many", "seed=1,2", "tags=[ablation,unit]",
                      "data._target_=seqvision.data.digits.DigitsDataModule,sweeps_support.NaNDigits"],
                     sweep, WANDB_MODE="offline", **{NAN_ENV: "1"})
     assert proc.returncode == 0, tail(proc)
