@@ -173,13 +173,17 @@ def test_unpaired_arms_use_welch_and_the_default_reference_is_the_first_value(tm
     assert rnn.verdict == "worse"
 
 
-def test_a_reference_that_is_not_in_the_sweep_is_one_line_and_exit_2(tmp_path):
+def test_a_reference_that_is_not_in_the_sweep_is_one_line_and_exit_2(tmp_path, capsys):
+    """``python -m seqvision.report <folder> --reference ...``, in this process (the empty-folder test
+    above runs the command as a process)."""
+    from seqvision.report.__main__ import main
+
     _arm_trials(tmp_path, {"lstm": [0.9, 0.91], "nfg": [0.8, 0.82]})
     for ref, says in (("model.net.cell=xyz", "model.net.cell took no value 'xyz' in this sweep; valid: lstm, nfg"),
                       ("cell=lstm", "names no swept axis; valid: model.net.cell=lstm|nfg")):
-        out = subprocess.run([sys.executable, "-m", "seqvision.report", str(tmp_path), "--reference", ref], cwd=ROOT,
-                             env=env(), capture_output=True, text=True, timeout=60)
-        assert out.returncode == 2 and says in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
+        status = main([str(tmp_path), "--reference", ref])
+        err = capsys.readouterr().err
+        assert status == 2 and says in err and len(err.strip().splitlines()) == 1, err
 
 
 def test_cost_table_says_not_measured_and_compute_plot_has_a_point_per_trial(tmp_path):
