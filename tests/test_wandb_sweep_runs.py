@@ -17,8 +17,8 @@ pytest.importorskip("wandb")
 def test_one_grouped_named_finished_run_per_trial(tmp_path):
     sweep = tmp_path / "sweep"
     proc = multirun_here(["logger=many", "seed=1,2", "tags=[ablation,unit]",
-                     "data._target_=seqvision.data.digits.DigitsDataModule,sweeps_support.NaNDigits"],
-                    sweep, WANDB_MODE="offline", **{NAN_ENV: "1"})
+                          "data._target_=seqvision.data.digits.DigitsDataModule,sweeps_support.NaNDigits"],
+                         sweep, WANDB_MODE="offline", **{NAN_ENV: "1"})
     assert proc.returncode == 0, tail(proc)
     got = results(sweep)
     runs = {}
